@@ -1,0 +1,3 @@
+"""riskgate: a streaming risk gate for trading pipelines."""
+
+__version__ = "0.1.0"

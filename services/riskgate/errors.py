@@ -1,0 +1,36 @@
+"""One error family. The class says what happens to the message that caused it.
+
+* ``Retryable*``: do not commit; back off and try the same records again.
+* ``Poison*``: dead-letter the record with its reason and commit past it.
+"""
+
+from __future__ import annotations
+
+
+class RiskgateError(Exception):
+    """Base of every riskgate error."""
+
+
+class RetryableError(RiskgateError):
+    """A passing infrastructure fault: pause, back off, retry; commit nothing."""
+
+
+class RetryableStateError(RetryableError):
+    """PostgreSQL could not be read or written."""
+
+
+class RetryablePublishError(RetryableError):
+    """The Kafka transaction did not commit, or its outcome is unknown."""
+
+
+class PoisonMessage(RiskgateError):
+    """A record that can never be processed: it goes to the DLQ with ``code`` and ``reason``."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason
+
+
+class PartitionHalted(RiskgateError):
+    """The partition's stored progress contradicts Kafka; an operator must look before it resumes."""

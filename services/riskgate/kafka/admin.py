@@ -1,0 +1,73 @@
+"""Create every riskgate topic with its partition count and cleanup policy."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from riskgate.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    compacted: bool
+
+    def config(self, max_message_bytes: int) -> dict[str, str]:
+        policy = "compact" if self.compacted else "delete"
+        return {"cleanup.policy": policy, "max.message.bytes": str(max_message_bytes)}
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """The topic table of DESIGN.md with this deployment's names and partition counts."""
+    t, n, g = settings.topics, settings.partitions, settings.global_partitions
+    return [
+        TopicSpec(t.proposed, n, False),
+        TopicSpec(t.targets, n, False),
+        TopicSpec(t.actions, n, False),
+        TopicSpec(t.dlq, n, False),
+        TopicSpec(t.snapshots, n, True),
+        TopicSpec(t.black_swan, g, True),
+        TopicSpec(t.market, g, True),
+        TopicSpec(t.config, g, True),
+    ]
+
+
+async def create_topics(settings: Settings) -> dict[str, str]:
+    """Create the missing topics; return name -> "created" | "exists"."""
+    # Allow the broker some headroom over our own limit so that an oversize record still
+    # reaches the worker and is dead-lettered with a reason instead of vanishing at produce time.
+    broker_max = max(1024 * 1024, settings.max_message_bytes * 4)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        result: dict[str, str] = {}
+        wanted = []
+        for spec in topic_specs(settings):
+            if spec.name in existing:
+                result[spec.name] = "exists"
+                continue
+            wanted.append(NewTopic(spec.name, spec.partitions, 1, topic_configs=spec.config(broker_max)))
+            result[spec.name] = "created"
+        if wanted:
+            # A concurrent creator may win the race; the topic is there either way.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(wanted)
+        return result
+    finally:
+        await admin.close()
+
+
+async def delete_topics(settings: Settings, names: list[str]) -> None:
+    """Delete topics (used by tests to clean up after themselves)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.delete_topics(names)
+    finally:
+        await admin.close()

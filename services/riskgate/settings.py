@@ -1,0 +1,42 @@
+"""Process settings, read once in the entry point (``RISKGATE_`` environment prefix)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Topics(BaseModel):
+    """Topic names; every one can be overridden, e.g. ``RISKGATE_TOPICS__TARGETS``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    proposed: str = "decisions.proposed"
+    black_swan: str = "risk.black_swan_state"
+    snapshots: str = "portfolio.snapshots"
+    market: str = "market.metrics"
+    config: str = "risk.config"
+    targets: str = "risk.targets"
+    actions: str = "risk.actions"
+    dlq: str = "decisions.proposed.dlq"
+
+
+class Settings(BaseSettings):
+    """Everything a riskgate process needs from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RISKGATE_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    database_url: str = "postgresql://riskgate:riskgate@127.0.0.1:55432/riskgate"
+    topics: Topics = Field(default_factory=Topics)
+    group_id: str = "riskgate"
+    transactional_id_prefix: str = "riskgate"
+    partitions: int = Field(default=8, ge=1)
+    global_partitions: int = Field(default=1, ge=1)
+    max_message_bytes: int = Field(default=64 * 1024, ge=256)
+    batch_max_records: int = Field(default=500, ge=1)
+    batch_timeout_ms: int = Field(default=50, ge=1)
+    http_port: int = Field(default=8080, ge=0)
+    log_level: str = "INFO"

@@ -1,0 +1,1 @@
+"""PostgreSQL: migrations, per-portfolio state and the stored outputs."""

@@ -1,0 +1,279 @@
+"""PostgreSQL access for one batch: progress, portfolio rows, stored outputs.
+
+Every function takes a connection inside the caller's transaction; none commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import orjson
+
+from riskgate.records import OutRecord
+
+
+@dataclass(slots=True)
+class PortfolioRow:
+    """The stored state of one portfolio; ``pending`` holds targets in flight after the snapshot."""
+
+    portfolio_id: str
+    snapshot_version: int = -1
+    snapshot_as_of: float | None = None
+    equity: float | None = None
+    nav: float | None = None
+    pnl_today: float | None = None
+    peak_equity: float | None = None
+    positions: dict[str, float] = field(default_factory=dict)
+    pending: dict[str, list[Any]] = field(default_factory=dict)  # ticker -> [qty, action_id, issued_at]
+    dirty: bool = False
+
+    def projected(self, now: float, ttl_s: float) -> dict[str, float]:
+        """Snapshot positions overridden by live targets in flight (DESIGN.md, projected)."""
+        result = dict(self.positions)
+        for ticker, (qty, _action_id, issued_at) in self.pending.items():
+            if now - issued_at < ttl_s:
+                result[ticker] = qty
+        return {t: q for t, q in result.items() if q != 0.0}
+
+    def record_target(self, ticker: str, qty: float, action_id: str, issued_at: float) -> None:
+        self.pending[ticker] = [qty, action_id, issued_at]
+        self.dirty = True
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRow:
+    action_id: str
+    decision_id: str
+    portfolio_id: str
+    strategy_id: str
+    ticker: str
+    action_type: str
+    reason_codes: list[str]
+    timestamp: Any  # datetime
+    details_json: str
+    profile: str | None
+    config_version: int
+    snapshot_version: int
+    market_version: int
+    emergency_version: int
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    seq: int
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRow:
+    action_id: str
+    decision_id: str
+    portfolio_id: str
+    strategy_id: str
+    ticker: str
+    target_position: float
+    delta_position: float
+    priority: int
+    timestamp: Any
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    seq: int
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterRow:
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    error_code: str
+    error: str
+    received_at: Any
+    key: bytes | None
+    payload: bytes
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """jsonb as text in and out: we encode with orjson ourselves."""
+    await conn.set_type_codec("jsonb", encoder=lambda v: v, decoder=orjson.loads,
+                              schema="pg_catalog", format="text")
+
+
+async def lock_progress(conn: asyncpg.Connection, topic: str, partition: int) -> tuple[int, str | None]:
+    """Lock the partition's progress row; return (last_offset, halted reason)."""
+    await conn.execute(
+        "INSERT INTO partition_progress (topic, partition) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        topic, partition,
+    )
+    row = await conn.fetchrow(
+        "SELECT last_offset, halted FROM partition_progress WHERE topic=$1 AND partition=$2 FOR UPDATE",
+        topic, partition,
+    )
+    return row["last_offset"], row["halted"]
+
+
+async def read_progress(conn: asyncpg.Connection, topic: str, partition: int) -> int:
+    value = await conn.fetchval(
+        "SELECT last_offset FROM partition_progress WHERE topic=$1 AND partition=$2", topic, partition
+    )
+    return -1 if value is None else value
+
+
+async def set_progress(conn: asyncpg.Connection, topic: str, partition: int, offset: int) -> None:
+    await conn.execute(
+        "UPDATE partition_progress SET last_offset=$3, updated_at=now() WHERE topic=$1 AND partition=$2",
+        topic, partition, offset,
+    )
+
+
+async def halt_partition(conn: asyncpg.Connection, topic: str, partition: int, reason: str) -> None:
+    await conn.execute(
+        "INSERT INTO partition_progress (topic, partition, halted) VALUES ($1, $2, $3) "
+        "ON CONFLICT (topic, partition) DO UPDATE SET halted=$3, updated_at=now()",
+        topic, partition, reason,
+    )
+
+
+_STORED_OUTPUTS = """
+SELECT source_offset, 0 AS kind, seq, payload, portfolio_id AS key FROM risk_actions
+ WHERE source_topic=$1 AND source_partition=$2 AND source_offset BETWEEN $3 AND $4
+UNION ALL
+SELECT source_offset, 1 AS kind, seq, payload, portfolio_id AS key FROM target_positions
+ WHERE source_topic=$1 AND source_partition=$2 AND source_offset BETWEEN $3 AND $4
+UNION ALL
+SELECT source_offset, 2 AS kind, 0 AS seq, payload, NULL AS key FROM dead_letters
+ WHERE source_topic=$1 AND source_partition=$2 AND source_offset BETWEEN $3 AND $4
+ORDER BY 1, 3, 2
+"""
+
+
+async def load_stored_outputs(
+    conn: asyncpg.Connection, topic: str, partition: int, lo: int, hi: int,
+    out_topics: tuple[str, str, str], dlq_keys: dict[int, bytes | None],
+) -> list[OutRecord]:
+    """The records published for offsets lo..hi, rebuilt byte for byte from their rows."""
+    rows = await conn.fetch(_STORED_OUTPUTS, topic, partition, lo, hi)
+    out: list[OutRecord] = []
+    for r in rows:
+        kind = r["kind"]
+        if kind == 2:
+            out.append(OutRecord(out_topics[2], dlq_keys.get(r["source_offset"]), r["payload"]))
+        else:
+            out.append(OutRecord(out_topics[kind], r["key"].encode(), r["payload"]))
+    return out
+
+
+async def lock_portfolios(conn: asyncpg.Connection, ids: Sequence[str]) -> dict[str, PortfolioRow]:
+    """Lock (creating where missing) the rows of ``ids``, in id order so that lockers never deadlock."""
+    ordered = sorted(set(ids))
+    await conn.execute(
+        "INSERT INTO portfolio_state (portfolio_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+        ordered,
+    )
+    rows = await conn.fetch(
+        "SELECT * FROM portfolio_state WHERE portfolio_id = ANY($1::text[]) "
+        "ORDER BY portfolio_id FOR UPDATE",
+        ordered,
+    )
+    return {r["portfolio_id"]: _row_to_state(r) for r in rows}
+
+
+async def load_portfolios(conn: asyncpg.Connection, ids: Iterable[str] | None = None) -> dict[str, PortfolioRow]:
+    if ids is None:
+        rows = await conn.fetch("SELECT * FROM portfolio_state")
+    else:
+        rows = await conn.fetch("SELECT * FROM portfolio_state WHERE portfolio_id = ANY($1::text[])", list(ids))
+    return {r["portfolio_id"]: _row_to_state(r) for r in rows}
+
+
+def _row_to_state(r: asyncpg.Record) -> PortfolioRow:
+    return PortfolioRow(
+        portfolio_id=r["portfolio_id"], snapshot_version=r["snapshot_version"],
+        snapshot_as_of=r["snapshot_as_of"], equity=r["equity"], nav=r["nav"],
+        pnl_today=r["pnl_today"], peak_equity=r["peak_equity"],
+        positions=dict(r["positions"]), pending=dict(r["pending"]),
+    )
+
+
+async def save_portfolios(conn: asyncpg.Connection, states: Iterable[PortfolioRow]) -> None:
+    rows = [(s.portfolio_id, orjson.dumps(s.pending).decode()) for s in states if s.dirty]
+    if rows:
+        await conn.executemany(
+            "UPDATE portfolio_state SET pending=$2::jsonb, updated_at=now() WHERE portfolio_id=$1", rows
+        )
+
+
+async def seen_decisions(conn: asyncpg.Connection, decision_ids: Sequence[str]) -> set[str]:
+    rows = await conn.fetch(
+        "SELECT decision_id FROM processed_decisions WHERE decision_id = ANY($1::text[])", list(decision_ids)
+    )
+    return {r["decision_id"] for r in rows}
+
+
+_ACTION_COLUMNS = tuple(ActionRow.__dataclass_fields__)
+_TARGET_COLUMNS = tuple(TargetRow.__dataclass_fields__)
+_DLQ_COLUMNS = tuple(DeadLetterRow.__dataclass_fields__)
+
+
+async def write_outputs(
+    conn: asyncpg.Connection,
+    actions: Sequence[ActionRow],
+    targets: Sequence[TargetRow],
+    dead: Sequence[DeadLetterRow],
+    processed: Sequence[tuple[str, str, int, int]],
+) -> None:
+    """Bulk-copy the batch's rows (fresh offsets only, so no row can already exist)."""
+    if actions:
+        await conn.copy_records_to_table(
+            "risk_actions", records=[_astuple(a, _ACTION_COLUMNS) for a in actions], columns=_ACTION_COLUMNS
+        )
+    if targets:
+        await conn.copy_records_to_table(
+            "target_positions", records=[_astuple(t, _TARGET_COLUMNS) for t in targets], columns=_TARGET_COLUMNS
+        )
+    if dead:
+        await conn.copy_records_to_table(
+            "dead_letters", records=[_astuple(d, _DLQ_COLUMNS) for d in dead], columns=_DLQ_COLUMNS
+        )
+    if processed:
+        await conn.copy_records_to_table(
+            "processed_decisions", records=processed, columns=("decision_id", "action_id", "partition", "offset")
+        )
+
+
+def _astuple(row: Any, columns: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(getattr(row, c) for c in columns)
+
+
+async def upsert_snapshot(
+    conn: asyncpg.Connection, portfolio_id: str, version: int, as_of: float, equity: float,
+    nav: float, pnl_today: float, peak_equity: float, positions: dict[str, float],
+    reflects: Sequence[str],
+) -> bool:
+    """Apply a snapshot if it is newer than the stored one; drop the targets it reflects.
+
+    Returns True when it was applied. An older or equal version never replaces a newer one.
+    """
+    async with conn.transaction():
+        await conn.execute(
+            "INSERT INTO portfolio_state (portfolio_id) VALUES ($1) ON CONFLICT DO NOTHING", portfolio_id
+        )
+        row = await conn.fetchrow(
+            "SELECT snapshot_version, pending FROM portfolio_state WHERE portfolio_id=$1 FOR UPDATE",
+            portfolio_id,
+        )
+        if row["snapshot_version"] >= version:
+            return False
+        reflected = set(reflects)
+        pending = {t: p for t, p in dict(row["pending"]).items() if p[1] not in reflected}
+        await conn.execute(
+            "UPDATE portfolio_state SET snapshot_version=$2, snapshot_as_of=$3, equity=$4, nav=$5, "
+            "pnl_today=$6, peak_equity=$7, positions=$8::jsonb, pending=$9::jsonb, updated_at=now() "
+            "WHERE portfolio_id=$1",
+            portfolio_id, version, as_of, equity, nav, pnl_today, peak_equity,
+            orjson.dumps(positions).decode(), orjson.dumps(pending).decode(),
+        )
+        return True

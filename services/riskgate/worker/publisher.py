@@ -1,0 +1,90 @@
+"""One transactional producer per input partition (aiokafka has no KIP-447).
+
+The transactional id is derived from the input partition, so whoever owns the partition next
+fences whoever owned it before: starting a producer runs ``init_transactions``, which bumps the
+epoch and aborts or completes the previous owner's open transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from aiokafka.structs import OffsetAndMetadata, TopicPartition
+
+from riskgate.errors import RetryablePublishError
+from riskgate.records import OutRecord
+
+
+def transactional_id(prefix: str, topic: str, partition: int) -> str:
+    return f"{prefix}-{topic}-{partition}"
+
+
+class PartitionPublisher:
+    """Owns the transactional producer of one input partition."""
+
+    def __init__(self, bootstrap_servers: str, txn_id: str, group_id: str) -> None:
+        self._bootstrap = bootstrap_servers
+        self.txn_id = txn_id
+        self._group_id = group_id
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        """Create the producer and init transactions: this fences any zombie owner."""
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            transactional_id=self.txn_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=2,
+            max_batch_size=256 * 1024,
+            max_request_size=4 * 1024 * 1024,
+            transaction_timeout_ms=60_000,
+            request_timeout_ms=30_000,
+        )
+        try:
+            await producer.start()
+        except BaseException:
+            await _quietly_stop(producer)
+            raise
+        self._producer = producer
+
+    async def close(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await _quietly_stop(producer)
+
+    async def restart(self) -> None:
+        await self.close()
+        await self.start()
+
+    async def publish(
+        self, records: Sequence[OutRecord], tp: TopicPartition, next_offset: int
+    ) -> None:
+        """Publish ``records`` and commit the consumer offset ``next_offset`` in one transaction.
+
+        Raises RetryablePublishError when the transaction did not commit or its outcome is
+        unknown; the caller then restarts this publisher and re-seeks from Kafka.
+        """
+        producer = self._producer
+        if producer is None:
+            raise RetryablePublishError(f"{self.txn_id}: publisher is closed")
+        try:
+            await producer.begin_transaction()
+            futures = [await producer.send(r.topic, r.value, key=r.key) for r in records]
+            if futures:
+                await asyncio.gather(*futures)
+            offsets = {tp: OffsetAndMetadata(next_offset, "")}
+            await producer.send_offsets_to_transaction(offsets, self._group_id)
+            await producer.commit_transaction()
+        except (TimeoutError, KafkaError, OSError) as exc:
+            raise RetryablePublishError(f"{self.txn_id}: {type(exc).__name__}: {exc}") from exc
+
+
+async def _quietly_stop(producer: AIOKafkaProducer) -> None:
+    # Closing a broken producer must not mask the error that made us close it.
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(producer.stop(), timeout=10)
