@@ -112,6 +112,12 @@ group.initial.rebalance.delay.ms=0
 message.max.bytes=2097152
 replica.fetch.max.bytes=2097152
 
+# After a kill -9 the restarted broker may only register once the controller
+# has expired its previous incarnation (default 9 s session); chaos tests
+# restart brokers on purpose, so expire it sooner.
+broker.heartbeat.interval.ms=500
+broker.session.timeout.ms=3000
+
 # Sized for a 2-core machine and a 512 MiB heap.
 num.network.threads=2
 num.io.threads=4
@@ -200,10 +206,15 @@ cmd_start() {
 # True while pid $1 exists and is not a zombie (a container whose init does
 # not reap would otherwise keep a killed broker "alive" forever).
 alive() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [[ ${stat:0:1} != Z ]]
+    local stat task
+    # Per thread: a multi-threaded process (the JVM) shows its main thread as
+    # a zombie while the others, which may still hold its sockets, exit.
+    for task in /proc/"$1"/task/*/stat; do
+        stat=$(cat "$task" 2>/dev/null) || continue
+        stat=${stat##*) }
+        [[ ${stat:0:1} == Z ]] || return 0
+    done
+    return 1
 }
 
 # Wait up to $2 seconds for pid $1 to exit.

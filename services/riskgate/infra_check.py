@@ -97,12 +97,19 @@ async def check_kafka(bootstrap: str, deadline: float) -> None:
     await wait_until("kafka transactions", lambda: kafka_transaction(bootstrap), deadline)
 
 
-async def check_all(settings: Settings, timeout: float) -> None:
+async def check_all(settings: Settings, timeout: float) -> list[str]:
+    """Run the Kafka and PostgreSQL checks side by side; return what failed."""
     deadline = time.monotonic() + timeout
-    await asyncio.gather(
+    results = await asyncio.gather(
         check_kafka(settings.bootstrap_servers, deadline),
         wait_until("postgres", lambda: postgres_select(settings.database_url), deadline),
+        return_exceptions=True,
     )
+    failures = [r for r in results if isinstance(r, BaseException)]
+    for failure in failures:
+        if not isinstance(failure, NotReady):
+            raise failure
+    return [str(f) for f in failures]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,12 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     # aiokafka logs every refused connection at ERROR while we retry; the
     # one error worth showing is the last one, in our own message.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    try:
-        asyncio.run(check_all(Settings(), args.timeout))
-    except NotReady as exc:
-        print(f"infra_check: gave up after {args.timeout:g} s: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    failures = asyncio.run(check_all(Settings(), args.timeout))
+    for failure in failures:
+        print(f"infra_check: gave up after {args.timeout:g} s: {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

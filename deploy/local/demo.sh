@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# make demo: local infrastructure (if needed), topics, one worker, a sample, a table; then stop
+# the worker again (the infrastructure stays up for the next run; `make infra-down` stops it).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=.venv/bin/python; [ -x "$PY" ] || PY=python3
+RG=(.venv/bin/riskgate); [ -x "${RG[0]}" ] || RG=("$PY" -m riskgate.cli)
+
+bash deploy/local/infra.sh up
+"${RG[@]}" topics create >/dev/null
+log=$(mktemp /tmp/riskgate-demo-worker.XXXXXX.log)
+RISKGATE_HTTP_PORT=${RISKGATE_HTTP_PORT:-18080} "${RG[@]}" worker 2>"$log" &
+worker=$!
+trap 'kill -TERM $worker 2>/dev/null; wait $worker 2>/dev/null || true' EXIT
+for _ in $(seq 1 120); do
+  curl -fs "http://127.0.0.1:${RISKGATE_HTTP_PORT:-18080}/ready" >/dev/null 2>&1 && break
+  kill -0 $worker 2>/dev/null || { echo "worker exited; its log:"; cat "$log"; exit 1; }
+  sleep 0.5
+done
+"${RG[@]}" demo
+echo "(worker log: $log)"

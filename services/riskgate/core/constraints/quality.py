@@ -1,0 +1,130 @@
+"""Trade quality and price sanity: confidence, fat finger, collar, spread, stop, risk/trade."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from riskgate.core import reasons as r
+from riskgate.core.constraints.clamp import clamp
+from riskgate.core.context import Context
+from riskgate.core.domain import Proposal
+from riskgate.core.sizing import trade_stop_distance
+from riskgate.core.verdict import (
+    DERISK_PASS,
+    SCALED_DOWN,
+    Verdict,
+    bound,
+    floor_verdict,
+    passed,
+    rejected,
+)  # fmt: skip
+
+_PASS_STOP = passed(r.INVALID_STOP, None, None)
+
+
+@dataclass(frozen=True, slots=True)
+class MinConfidence:
+    """REJECTED when a risk increase comes with confidence below the minimum."""
+
+    minimum: float
+
+    def __call__(self, proposal: Proposal, ctx: Context) -> Verdict:
+        if ctx.derisk:
+            return DERISK_PASS
+        return floor_verdict(r.MIN_CONFIDENCE, self.minimum, proposal.confidence)
+
+
+@dataclass(frozen=True, slots=True)
+class FatFinger:
+    """REJECTED when the proposed trade's notional exceeds the fat-finger limit (money).
+
+    It looks at the proposal as sent, before any cap, so a tighter limit rejects more."""
+
+    limit: float
+
+    def __call__(self, proposal: Proposal, ctx: Context) -> Verdict:
+        if ctx.derisk:
+            return DERISK_PASS
+        delta = ctx.target - ctx.current
+        notional = abs(delta) * ctx.unit
+        if notional <= self.limit:
+            return passed(r.FAT_FINGER, self.limit, notional)
+        largest = ctx.current + math.copysign(self.limit / ctx.unit, delta)
+        return rejected(r.FAT_FINGER, self.limit, notional, largest)
+
+
+@dataclass(frozen=True, slots=True)
+class PriceCollar:
+    """REJECTED when the strategy's reference price is too far from the market price."""
+
+    collar: float
+
+    def __call__(self, proposal: Proposal, ctx: Context) -> Verdict:
+        reference = proposal.reference_price
+        if reference is None:
+            return passed(r.PRICE_COLLAR, self.collar, None)
+        if ctx.derisk:
+            return DERISK_PASS
+        price = ctx.market.price
+        deviation = abs(reference - price) / price
+        if deviation <= self.collar:
+            return passed(r.PRICE_COLLAR, self.collar, deviation)
+        return rejected(r.PRICE_COLLAR, self.collar, deviation)
+
+
+@dataclass(frozen=True, slots=True)
+class MaxSpread:
+    """REJECTED when a risk increase would trade through a spread wider than the max (bps)."""
+
+    max_bps: float
+
+    def __call__(self, proposal: Proposal, ctx: Context) -> Verdict:
+        if ctx.derisk:
+            return DERISK_PASS
+        spread = ctx.market.spread_bps
+        if spread <= self.max_bps:
+            return passed(r.MAX_SPREAD, self.max_bps, spread)
+        return rejected(r.MAX_SPREAD, self.max_bps, spread)
+
+
+def protective_levels(proposal: Proposal, ctx: Context) -> Verdict:
+    """REJECTED when the proposal's stop or take-profit is on the wrong side of the price."""
+    stop, take = proposal.stop_loss, proposal.take_profit
+    if stop is None and take is None:
+        return _PASS_STOP
+    if ctx.derisk:
+        return DERISK_PASS
+    price = ctx.market.price
+    side = 1.0 if ctx.target > 0 else -1.0
+    if stop is not None and (price - stop) * side <= 0:
+        return rejected(r.INVALID_STOP, price, stop)
+    if take is not None and (take - price) * side <= 0:
+        return rejected(r.INVALID_STOP, price, take)
+    return _PASS_STOP
+
+
+@dataclass(frozen=True, slots=True)
+class MaxRiskPerTrade:
+    """SCALED_DOWN so the loss at the stop on the added exposure is at most ``limit`` of
+    equity. The stop is the proposal's, else k x ATR, else the 2% base."""
+
+    limit: float
+
+    def __call__(self, proposal: Proposal, ctx: Context) -> Verdict:
+        if ctx.derisk:
+            return DERISK_PASS
+        market = ctx.market
+        loss_per_unit = trade_stop_distance(proposal, market, ctx.limits) * (
+            market.multiplier * market.fx_to_base)
+        target, current = ctx.target, ctx.current
+        same_side = target * current > 0
+        added = abs(target) - abs(current) if same_side else abs(target)
+        equity = ctx.equity
+        value = added * loss_per_unit / equity
+        if value <= self.limit:
+            return passed(r.MAX_RISK_PER_TRADE, self.limit, value)
+        room = self.limit * equity / loss_per_unit
+        lo, hi = (-room, current + room) if current >= 0 else (current - room, room)
+        return bound(SCALED_DOWN, r.MAX_RISK_PER_TRADE, self.limit, value,
+                     clamp(target, lo, hi))

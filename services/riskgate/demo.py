@@ -1,0 +1,124 @@
+"""``make demo``: publish a small realistic sample through a running worker and print the result."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from riskgate.settings import Settings
+
+TICKERS = {  # ticker: (price, sector, country, adv)
+    "AAPL": (190.0, "TECH", "US", 55_000_000), "MSFT": (410.0, "TECH", "US", 22_000_000),
+    "XOM": (105.0, "ENERGY", "US", 17_000_000), "JPM": (195.0, "FINANCIALS", "US", 9_000_000),
+    "SAP": (180.0, "TECH", "DE", 1_500_000), "TTE": (62.0, "ENERGY", "FR", 4_000_000),
+}
+PORTFOLIOS = {"PF-GROWTH": 250_000.0, "PF-INCOME": 1_000_000.0, "PF-MACRO": 50_000.0}
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _decisions(run: str, now: float) -> list[dict]:
+    rows = [  # portfolio, strategy, ticker, quantity, confidence, age_s
+        ("PF-GROWTH", "momo", "AAPL", 5, 0.9, 0), ("PF-GROWTH", "momo", "MSFT", 400, 0.8, 0),
+        ("PF-GROWTH", "value", "XOM", -3, 0.7, 0), ("PF-GROWTH", "momo", "NVDA", 10, 0.9, 0),
+        ("PF-INCOME", "carry", "JPM", 4, 0.95, 0), ("PF-INCOME", "carry", "TTE", 12, 0.5, 0),
+        ("PF-INCOME", "value", "SAP", 5, 0.9, 600), ("PF-INCOME", "carry", "XOM", 2_000, 0.9, 0),
+        ("PF-MACRO", "macro", "TTE", -8, 0.8, 0), ("PF-MACRO", "macro", "AAPL", 1, 0.66, 0),
+    ]
+    return [{
+        "schema_version": "1.0", "decision_id": f"demo-{run}-{i:02d}", "strategy_id": strat,
+        "portfolio_id": pf, "ticker": tk, "target_quantity": float(qty), "confidence": conf,
+        "created_at": _iso(now - age),
+    } for i, (pf, strat, tk, qty, conf, age) in enumerate(rows)]
+
+
+BAD = [b"{this is not json", b'{"schema_version":"1.0","decision_id":"bad-nan","target_quantity":NaN}',
+       b'{"schema_version":"1.0","decision_id":"bad-type","strategy_id":"s","portfolio_id":"PF-MACRO",'
+       b'"ticker":"AAPL","target_quantity":"10","confidence":0.9,"created_at":"2026-01-01T00:00:00Z"}']
+
+
+async def _publish(s: Settings, run: str, now: float, decisions: list[dict]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=s.bootstrap_servers, enable_idempotence=True)
+    await producer.start()
+    try:
+        for tk, (price, sector, country, adv) in TICKERS.items():
+            await producer.send(s.topics.market, orjson.dumps({
+                "schema_version": "1.0", "ticker": tk, "version": int(now * 1000), "as_of": _iso(now),
+                "price": price, "adv": adv, "spread_bps": 3.0, "atr": price * 0.02,
+                "sector": sector, "country": country, "cluster": sector}), key=tk.encode())
+        for pf, equity in PORTFOLIOS.items():
+            await producer.send(s.topics.snapshots, orjson.dumps({
+                "schema_version": "1.0", "portfolio_id": pf, "version": int(now * 1000),
+                "as_of": _iso(now), "equity": equity, "pnl_today": 0.0, "peak_equity": equity,
+                "positions": [{"ticker": "XOM", "quantity": 10.0}]}), key=pf.encode())
+        await producer.flush()
+        await asyncio.sleep(1.0)  # let the worker apply the compacted inputs first
+        for d in decisions:
+            await producer.send(s.topics.proposed, orjson.dumps(d), key=d["portfolio_id"].encode())
+        for value in BAD:
+            await producer.send(s.topics.proposed, value, key=b"PF-MACRO")
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def _collect(s: Settings, ids: set[str], dlq_from: dict, deadline_s: float = 60.0):
+    consumer = AIOKafkaConsumer(s.topics.actions, s.topics.targets, s.topics.dlq,
+                                bootstrap_servers=s.bootstrap_servers, group_id=None,
+                                isolation_level="read_committed", auto_offset_reset="earliest")
+    await consumer.start()
+    actions, targets, dead = {}, {}, 0
+    end = time.monotonic() + deadline_s
+    try:
+        while time.monotonic() < end and (len(actions) < len(ids) or dead < len(BAD)):
+            for tp, records in (await consumer.getmany(timeout_ms=300)).items():
+                for r in records:
+                    body = orjson.loads(r.value)
+                    if tp.topic == s.topics.dlq:
+                        dead += r.offset >= dlq_from.get(tp.partition, 0)
+                    elif body.get("decision_id") in ids:
+                        (actions if tp.topic == s.topics.actions else targets)[body["decision_id"]] = body
+    finally:
+        await consumer.stop()
+    return actions, targets, dead
+
+
+async def _dlq_ends(s: Settings) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=s.bootstrap_servers, group_id=None)
+    await consumer.start()
+    try:
+        from aiokafka.structs import TopicPartition
+        parts = consumer.partitions_for_topic(s.topics.dlq) or set()
+        if not parts:
+            await consumer.topics()
+            parts = consumer.partitions_for_topic(s.topics.dlq) or set()
+        ends = await consumer.end_offsets([TopicPartition(s.topics.dlq, p) for p in parts])
+        return {tp.partition: off for tp, off in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+async def run_demo(s: Settings) -> int:
+    now, run = time.time(), str(int(time.time()))
+    decisions = _decisions(run, now)
+    dlq_from = await _dlq_ends(s)
+    await _publish(s, run, now, decisions)
+    actions, targets, dead = await _collect(s, {d["decision_id"] for d in decisions}, dlq_from)
+    print(f"{'decision':<16} {'portfolio':<10} {'ticker':<5} {'proposed':>9} {'action':<12} "
+          f"{'target':>9} {'delta':>9}  reason")
+    for d in decisions:
+        a, t = actions.get(d["decision_id"]), targets.get(d["decision_id"])
+        if a is None or t is None:
+            print(f"{d['decision_id']:<16} (no output before the deadline)")
+            continue
+        print(f"{d['decision_id'][-16:]:<16} {d['portfolio_id']:<10} {d['ticker']:<5} "
+              f"{d['target_quantity']:>9.1f} {a['action_type']:<12} {t['target_position']:>9.1f} "
+              f"{t['delta_position']:>9.1f}  {','.join(a['reason_codes']) or '-'}")
+    print(f"\ndecisions={len(decisions)} actions={len(actions)} targets={len(targets)} dead_letters={dead}")
+    return 0 if len(actions) == len(decisions) and dead == len(BAD) else 1

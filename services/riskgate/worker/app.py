@@ -1,0 +1,238 @@
+"""The worker process: consume decisions, commit batches per partition, survive every fault.
+
+The loop is sequential around ``getmany``: batches of different partitions run concurrently,
+but a rebalance callback only ever runs between batches, so revocation never races a commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+from aiokafka.structs import TopicPartition
+
+from riskgate import metrics
+from riskgate.errors import PartitionHalted, RetryablePublishError, RetryableStateError
+from riskgate.records import InRecord
+from riskgate.settings import Settings
+from riskgate.worker.batch import BatchCommitter
+from riskgate.worker.publisher import PartitionPublisher, transactional_id
+
+log = structlog.get_logger("riskgate.worker")
+
+
+@dataclass(slots=True)
+class Backoff:
+    """Exponential backoff for one kind of fault."""
+
+    initial: float = 0.2
+    maximum: float = 5.0
+    current: float = field(default=0.0)
+
+    def next(self) -> float:
+        self.current = self.initial if self.current == 0.0 else min(self.current * 2, self.maximum)
+        return self.current
+
+    def reset(self) -> None:
+        self.current = 0.0
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, worker: DecisionLoop) -> None:
+        self._worker = worker
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._worker.release(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self._worker.acquire(assigned)
+
+
+class DecisionLoop:
+    """Owns the group consumer on ``decisions.proposed`` and one publisher per assigned partition."""
+
+    def __init__(self, settings: Settings, committer: BatchCommitter, clock: Callable[[], float],
+                 on_assigned: Callable[[set[int]], Awaitable[None]] | None = None) -> None:
+        self._s = settings
+        self._on_assigned = on_assigned
+        self._committer = committer
+        self._clock = clock
+        self._consumer: AIOKafkaConsumer | None = None
+        self._publishers: dict[TopicPartition, PartitionPublisher] = {}
+        self._halted: set[TopicPartition] = set()
+        self._resume_at: dict[TopicPartition, float] = {}
+        self._state_backoff = Backoff()
+        self._stopping = asyncio.Event()
+        self.state_ok = True
+
+    @property
+    def owned(self) -> list[TopicPartition]:
+        return list(self._publishers)
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        s = self._s
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.bootstrap_servers, group_id=s.group_id,
+            enable_auto_commit=False, isolation_level="read_committed",
+            auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024,
+            session_timeout_ms=10_000, heartbeat_interval_ms=2_000, max_poll_interval_ms=300_000,
+            fetch_max_wait_ms=s.batch_timeout_ms,
+        )
+        self._consumer = consumer
+        consumer.subscribe([s.topics.proposed], listener=_Rebalance(self))
+        await consumer.start()
+        try:
+            while not self._stopping.is_set():
+                self._resume_due()
+                batches = await consumer.getmany(timeout_ms=s.batch_timeout_ms, max_records=s.batch_max_records)
+                if batches:
+                    await asyncio.gather(*(self._one(tp, recs) for tp, recs in batches.items()))
+        finally:
+            await self.release(list(self._publishers))
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+
+    async def _one(self, tp: TopicPartition, raw: list) -> None:
+        publisher = self._publishers.get(tp)
+        if publisher is None or tp in self._halted or tp in self._resume_at:
+            return  # revoked, halted or backing off: the records are fetched again later
+        records = [InRecord(tp.topic, tp.partition, r.offset, r.key, r.value) for r in raw]
+        try:
+            with metrics.BATCH_SECONDS.time():
+                outputs = await self._committer.persist(tp.topic, tp.partition, records, self._clock())
+                await publisher.publish(outputs, tp, records[-1].offset + 1)
+            self._state_backoff.reset()
+            self.state_ok = True
+        except RetryableStateError as exc:
+            self.state_ok = False
+            self._back_off(tp, records[0].offset, self._state_backoff.next(), "state", exc)
+        except RetryablePublishError as exc:
+            metrics.RETRIES.labels("publish").inc()
+            log.warning("publish_failed", partition=tp.partition, error=str(exc))
+            await self._resync(tp)
+        except PartitionHalted as exc:
+            self._halt(tp, str(exc))
+
+    def _back_off(self, tp: TopicPartition, offset: int, delay: float, kind: str, exc: Exception) -> None:
+        metrics.RETRIES.labels(kind).inc()
+        log.warning("batch_retry", partition=tp.partition, kind=kind, delay_s=delay, error=str(exc))
+        assert self._consumer is not None
+        self._consumer.seek(tp, offset)
+        self._consumer.pause(tp)
+        self._resume_at[tp] = asyncio.get_running_loop().time() + delay
+
+    def _resume_due(self) -> None:
+        if not self._resume_at or self._consumer is None:
+            return
+        now = asyncio.get_running_loop().time()
+        for tp, at in list(self._resume_at.items()):
+            if at <= now:
+                del self._resume_at[tp]
+                if tp in self._publishers and tp not in self._halted:
+                    self._consumer.resume(tp)
+
+    def _halt(self, tp: TopicPartition, reason: str) -> None:
+        self._halted.add(tp)
+        metrics.HALTED_PARTITIONS.set(len(self._halted))
+        log.error("partition_halted", partition=tp.partition, reason=reason, alert=True)
+        if self._consumer is not None:
+            self._consumer.pause(tp)
+
+    async def _resync(self, tp: TopicPartition) -> None:
+        """After an unknown commit outcome: re-create the producer (fencing), re-fetch, seek."""
+        publisher = self._publishers.get(tp)
+        if publisher is None:
+            return
+        delay = Backoff()
+        while not self._stopping.is_set():
+            try:
+                await publisher.restart()
+                await self._seek_committed(tp)
+                return
+            except Exception as exc:  # noqa: BLE001 - the broker may be down: keep trying
+                wait = delay.next()
+                log.warning("resync_failed", partition=tp.partition, error=str(exc), delay_s=wait)
+                await asyncio.sleep(wait)
+
+    async def _seek_committed(self, tp: TopicPartition) -> None:
+        assert self._consumer is not None
+        committed = await self._consumer.committed(tp)
+        if committed is None:
+            await self._consumer.seek_to_beginning(tp)
+        else:
+            self._consumer.seek(tp, committed)
+        self._resume_at.pop(tp, None)
+
+    async def acquire(self, assigned: list[TopicPartition]) -> None:
+        """Init each partition's producer first (fences a zombie), then fetch, check and seek."""
+        for tp in assigned:
+            s = self._s
+            publisher = PartitionPublisher(
+                s.bootstrap_servers, transactional_id(s.transactional_id_prefix, tp.topic, tp.partition),
+                s.group_id,
+            )
+            await self._start_with_retry(publisher)
+            self._publishers[tp] = publisher
+            self._halted.discard(tp)
+            await self._seek_committed(tp)
+            assert self._consumer is not None
+            committed = await self._consumer.committed(tp)
+            await self._check_progress(tp, committed)
+        log.info("partitions_assigned", partitions=sorted(tp.partition for tp in assigned))
+        if self._on_assigned is not None and assigned:
+            try:
+                await self._on_assigned({tp.partition for tp in assigned})
+            except Exception as exc:  # noqa: BLE001 - retried on the next assignment or event
+                log.error("on_assigned_failed", error=str(exc))
+
+    async def _check_progress(self, tp: TopicPartition, committed: int | None) -> None:
+        delay = Backoff()
+        while not self._stopping.is_set():
+            try:
+                await self._committer.check_progress(tp.topic, tp.partition, committed)
+                return
+            except PartitionHalted as exc:
+                self._halt(tp, str(exc))
+                return
+            except RetryableStateError as exc:
+                self.state_ok = False
+                wait = delay.next()
+                log.warning("progress_check_failed", partition=tp.partition, error=str(exc), delay_s=wait)
+                await asyncio.sleep(wait)
+
+    async def _start_with_retry(self, publisher: PartitionPublisher) -> None:
+        delay = Backoff()
+        while True:
+            try:
+                await publisher.start()
+                return
+            except Exception as exc:  # noqa: BLE001 - broker restarting: retry until it answers
+                if self._stopping.is_set():
+                    raise
+                wait = delay.next()
+                log.warning("producer_init_failed", txn_id=publisher.txn_id, error=str(exc), delay_s=wait)
+                await asyncio.sleep(wait)
+
+    async def release(self, revoked: list[TopicPartition]) -> None:
+        for tp in revoked:
+            publisher = self._publishers.pop(tp, None)
+            self._resume_at.pop(tp, None)
+            self._halted.discard(tp)
+            if publisher is not None:
+                await publisher.close()
+        metrics.HALTED_PARTITIONS.set(len(self._halted))
+
+
+def install_signal_handlers(stop: Callable[[], None]) -> None:
+    """SIGTERM and SIGINT finish the batch in flight, commit it, then exit."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)

@@ -1,0 +1,151 @@
+"""In-memory view of the compacted global inputs: market data, emergency state and config.
+
+Each ``apply_*`` is idempotent and monotonic by version, so reading a compacted topic from the
+start, or twice, lands in the same state. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from riskgate.core import (
+    PROFILES,
+    EmergencyLevel,
+    Environment,
+    Limits,
+    LimitsError,
+    MarketData,
+    TradingState,
+    load_limits,
+    resolve_limits,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyState:
+    level: EmergencyLevel = EmergencyLevel.NORMAL
+    version: int = -1
+    event_id: str | None = None
+    as_of: float | None = None
+    gross_cut_pct: float = 0.5
+
+
+def next_emergency(current: EmergencyState, proposed: EmergencyState, rearm: bool) -> EmergencyState:
+    """The state after an event: older versions are ignored; leaving EMERGENCY needs ``rearm``."""
+    if proposed.version <= current.version:
+        return current
+    leaving = current.level is EmergencyLevel.EMERGENCY and proposed.level is not EmergencyLevel.EMERGENCY
+    if leaving and not rearm:
+        # Never flap: keep EMERGENCY, but note the newer version so staleness is measured from it.
+        return EmergencyState(current.level, proposed.version, current.event_id, proposed.as_of,
+                              current.gross_cut_pct)
+    return proposed
+
+
+@dataclass(slots=True)
+class ConfigBook:
+    """Profiles, limit overrides and trading states per scope, as of ``version``."""
+
+    version: int = -1
+    profile: dict[tuple[str, str], str] = field(default_factory=dict)  # (scope, id) -> profile
+    overrides: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    states: dict[tuple[str, str], TradingState] = field(default_factory=dict)
+    _cache: dict[tuple[str, str, EmergencyLevel], tuple[Limits, str]] = field(default_factory=dict)
+
+    def apply(self, version: int, scope: str, scope_id: str | None, profile: str | None,
+              limits: dict[str, Any] | None, state: str | None) -> None:
+        """Apply one config event, or raise LimitsError and leave the book unchanged."""
+        if version <= self.version:
+            return
+        key = (scope, scope_id or "")
+        if profile is not None and profile not in PROFILES:
+            raise LimitsError(f"unknown profile {profile!r}")
+        trial_profile = dict(self.profile)
+        trial_overrides = dict(self.overrides)
+        if profile is not None:
+            trial_profile[key] = profile
+        if limits is not None:
+            trial_overrides[key] = {**self.overrides.get(key, {}), **limits}
+        _check_all(trial_profile, trial_overrides)
+        self.profile, self.overrides = trial_profile, trial_overrides
+        if state is not None:
+            self.states[key] = TradingState(state)
+        self.version = version
+        self._cache.clear()
+
+    def limits(self, portfolio_id: str, strategy_id: str, level: EmergencyLevel) -> tuple[Limits, str]:
+        """(limits, profile name) for a portfolio and strategy under an emergency level."""
+        cache_key = (portfolio_id, strategy_id, level)
+        hit = self._cache.get(cache_key)
+        if hit is None:
+            hit = _resolve(self.profile, self.overrides, portfolio_id, strategy_id, level)
+            self._cache[cache_key] = hit
+        return hit
+
+    def invalidate(self) -> None:
+        """Forget resolved limits (the emergency level changed)."""
+        self._cache.clear()
+
+    def state(self, scope: str, scope_id: str = "") -> TradingState:
+        return self.states.get((scope, scope_id), TradingState.ACTIVE)
+
+
+def _profile_for(profiles: dict[tuple[str, str], str], portfolio_id: str, strategy_id: str) -> str:
+    for key in (("STRATEGY", strategy_id), ("PORTFOLIO", portfolio_id), ("GLOBAL", "")):
+        if key in profiles:
+            return profiles[key]
+    return "NORMAL"
+
+
+def _resolve(profiles, overrides, portfolio_id: str, strategy_id: str,
+             level: EmergencyLevel) -> tuple[Limits, str]:
+    name = _profile_for(profiles, portfolio_id, strategy_id)
+    layers = [overrides[k] for k in (("GLOBAL", ""), ("PORTFOLIO", portfolio_id),
+                                     ("STRATEGY", strategy_id)) if k in overrides]
+    return resolve_limits(name, *layers, emergency=level), name
+
+
+def _check_all(profiles: dict[tuple[str, str], str], overrides: dict[tuple[str, str], dict]) -> None:
+    """Every scope's resulting limits must be consistent on their own."""
+    for key, layer in overrides.items():
+        base = PROFILES[profiles.get(key, profiles.get(("GLOBAL", ""), "NORMAL"))]
+        load_limits(layer, base=base)
+    for name in set(profiles.values()):
+        load_limits(overrides.get(("GLOBAL", ""), {}), base=PROFILES[name])
+
+
+@dataclass(slots=True)
+class GlobalState:
+    """What every worker knows about the world outside one portfolio."""
+
+    market: dict[str, MarketData] = field(default_factory=dict)
+    emergency: EmergencyState = field(default_factory=EmergencyState)
+    config: ConfigBook = field(default_factory=ConfigBook)
+    snapshot_ttl_s: float = 600.0
+    max_decision_age_s: float | None = 60.0
+    max_snapshot_age_s: float | None = 300.0
+    max_price_age_s: float | None = 120.0
+    max_emergency_age_s: float | None = None
+
+    def apply_market(self, data: MarketData) -> bool:
+        old = self.market.get(data.ticker)
+        if old is not None and old.version >= data.version:
+            return False
+        self.market[data.ticker] = data
+        return True
+
+    def environment(self, portfolio_id: str, strategy_id: str, now: float) -> Environment:
+        """The environment one decision is assessed in."""
+        em = self.emergency
+        limits, profile = self.config.limits(portfolio_id, strategy_id, em.level)
+        c = self.config
+        return Environment(
+            now=now, limits=limits, profile=profile, config_version=c.version,
+            global_state=c.state("GLOBAL"),
+            strategy_states={strategy_id: c.state("STRATEGY", strategy_id)},
+            portfolio_states={portfolio_id: c.state("PORTFOLIO", portfolio_id)},
+            emergency_level=em.level, emergency_as_of=em.as_of, emergency_version=em.version,
+            max_snapshot_age_s=self.max_snapshot_age_s, max_price_age_s=self.max_price_age_s,
+            max_emergency_age_s=self.max_emergency_age_s, max_decision_age_s=self.max_decision_age_s,
+        )

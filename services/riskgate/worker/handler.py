@@ -1,0 +1,134 @@
+"""Turn one batch of fresh records into outputs and rows: sync, no I/O, one bad record never
+stops the others.
+
+Decoding happens first (so the store knows which portfolio rows to lock), then ``handle``
+runs every record in offset order against the locked rows and the global state.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import structlog
+
+from riskgate import metrics
+from riskgate.contracts.base import unknown_fields
+from riskgate.contracts.decode import decode_proposed
+from riskgate.contracts.inputs import ForcedDeriskCommand, ProposedDecision
+from riskgate.errors import PoisonMessage
+from riskgate.records import InRecord, OutRecord
+from riskgate.settings import Settings
+from riskgate.store.state import ActionRow, DeadLetterRow, PortfolioRow, TargetRow
+from riskgate.worker import outputs as out
+from riskgate.worker.globals import GlobalState
+
+log = structlog.get_logger("riskgate.handler")
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    record: InRecord
+    message: ProposedDecision | ForcedDeriskCommand | None
+    poison: PoisonMessage | None
+
+
+@dataclass(slots=True)
+class HandlerResult:
+    outputs: list[OutRecord] = field(default_factory=list)
+    actions: list[ActionRow] = field(default_factory=list)
+    targets: list[TargetRow] = field(default_factory=list)
+    dead: list[DeadLetterRow] = field(default_factory=list)
+    processed: list[tuple[str, str, int, int]] = field(default_factory=list)
+
+
+class DecisionHandler:
+    """Decides a batch of one partition against locked portfolio rows."""
+
+    def __init__(self, settings: Settings, world: GlobalState) -> None:
+        t = settings.topics
+        self.out_topics = (t.actions, t.targets, t.dlq)
+        self._max_bytes = settings.max_message_bytes
+        self._world = world
+
+    def decode(self, record: InRecord) -> Decoded:
+        try:
+            message = decode_proposed(record.value, max_bytes=self._max_bytes)
+            key = record.key.decode("utf-8", "replace") if record.key is not None else None
+            if key != message.portfolio_id:
+                raise PoisonMessage("KEY_MISMATCH", f"record key {key!r} is not portfolio_id "
+                                                    f"{message.portfolio_id!r}")
+            extra = unknown_fields(message)
+            if extra:
+                metrics.UNKNOWN_FIELDS.labels(record.topic).inc(len(extra))
+            return Decoded(record, message, None)
+        except PoisonMessage as exc:
+            return Decoded(record, None, exc)
+
+    @staticmethod
+    def portfolio_ids(items: list[Decoded]) -> list[str]:
+        return sorted({d.message.portfolio_id for d in items if d.message is not None})
+
+    @staticmethod
+    def decision_ids(items: list[Decoded]) -> list[str]:
+        return [d.message.decision_id for d in items if d.message is not None]
+
+    def handle(self, items: list[Decoded], portfolios: dict[str, PortfolioRow], seen: set[str],
+               now: float) -> HandlerResult:
+        result = HandlerResult()
+        ctx = out.BatchContext(now=now, now_text=_rfc3339(now), world=self._world, portfolios=portfolios)
+        seen = set(seen)
+        now_dt = datetime.fromtimestamp(now, UTC)
+        for item in items:
+            if item.poison is not None:
+                self._dead_letter(item.record, item.poison, ctx, result)
+                continue
+            message = item.message
+            assert message is not None
+            if message.decision_id in seen:
+                legs = [out.duplicate(message, item.record, ctx)]
+            else:
+                legs = self._decide(message, item.record, ctx)
+                seen.add(message.decision_id)
+                first = legs[0].action_id
+                result.processed.append((message.decision_id, first, item.record.partition,
+                                         item.record.offset))
+            for seq, leg in enumerate(legs):
+                out.emit(leg, item.record, seq, self.out_topics, result, now_dt)
+        return result
+
+    def _decide(self, message, record: InRecord, ctx: out.BatchContext) -> list[out.Leg]:
+        try:
+            if isinstance(message, ForcedDeriskCommand):
+                return out.forced_derisk(message, record, ctx)
+            return [out.proposal(message, record, ctx)]
+        except Exception as exc:  # noqa: BLE001 - a bug must reject this decision, not stop the batch
+            log.exception("decision_failed", decision_id=message.decision_id)
+            return [out.internal_error(message, record, ctx, exc)]
+
+    def _dead_letter(self, record: InRecord, poison: PoisonMessage, ctx: out.BatchContext,
+                     result: HandlerResult) -> None:
+        metrics.DEAD_LETTERS.labels(poison.code).inc()
+        envelope: dict[str, Any] = {
+            "schema_version": "1.0", "error_code": poison.code, "error": poison.reason,
+            "source_topic": record.topic, "partition": record.partition, "offset": record.offset,
+            "key_b64": _b64(record.key), "value_b64": _b64(record.value),
+            "received_at": ctx.now_text,
+        }
+        payload = orjson.dumps(envelope)
+        result.outputs.append(OutRecord(self.out_topics[2], record.key, payload))
+        result.dead.append(DeadLetterRow(
+            record.topic, record.partition, record.offset, poison.code, poison.reason,
+            datetime.fromtimestamp(ctx.now, UTC), record.key, payload,
+        ))
+
+
+def _b64(raw: bytes | None) -> str | None:
+    return None if raw is None else base64.b64encode(raw).decode("ascii")
+
+
+def _rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,96 @@
+"""Read the compacted inputs (market, emergency, config, snapshots) from their start, then follow.
+
+``caught_up`` is set once every partition has been read to the end offset it had at start, so
+a worker never reports ready, or decides anything, before it knows the current EMERGENCY.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
+
+from riskgate import metrics
+from riskgate.errors import PoisonMessage, RetryableError
+
+log = structlog.get_logger("riskgate.inputs")
+
+Apply = Callable[[bytes | None, bytes | None], Awaitable[None]]
+
+
+class CompactedReader:
+    """One consumer, no group, every partition of the given topics, from the beginning."""
+
+    def __init__(self, bootstrap_servers: str, appliers: dict[str, Apply]) -> None:
+        self._bootstrap = bootstrap_servers
+        self._appliers = appliers
+        self.caught_up = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False,
+            isolation_level="read_committed", auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        self._consumer = consumer
+        tps = []
+        for topic in self._appliers:
+            parts = await self._partitions(consumer, topic)
+            tps.extend(TopicPartition(topic, p) for p in parts)
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        self._targets = await consumer.end_offsets(tps)
+
+    async def _partitions(self, consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+        for _ in range(100):
+            parts = consumer.partitions_for_topic(topic)
+            if parts:
+                return parts
+            await consumer.topics()  # refresh metadata
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"topic {topic!r} does not exist; run `riskgate topics create`")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        try:
+            await self._check_caught_up()
+            while not self._stop.is_set():
+                batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+                for tp, records in batches.items():
+                    apply = self._appliers[tp.topic]
+                    for r in records:
+                        await self._apply_one(apply, tp.topic, r.key, r.value)
+                if not self.caught_up.is_set():
+                    await self._check_caught_up()
+        finally:
+            await consumer.stop()
+
+    async def _apply_one(self, apply: Apply, topic: str, key: bytes | None, value: bytes | None) -> None:
+        while True:
+            try:
+                await apply(key, value)
+                return
+            except PoisonMessage as exc:
+                metrics.GLOBAL_BAD.labels(topic).inc()
+                log.error("global_input_invalid", topic=topic, code=exc.code, error=exc.reason)
+                return
+            except RetryableError as exc:  # the database is down: the input must not be skipped
+                log.warning("global_input_retry", topic=topic, error=str(exc))
+                await asyncio.sleep(1.0)
+
+    async def _check_caught_up(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        for tp, end in self._targets.items():
+            if await consumer.position(tp) < end:
+                return
+        self.caught_up.set()

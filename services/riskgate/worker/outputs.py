@@ -1,0 +1,225 @@
+"""Build the outputs of one decision: the risk action, the target, and their stored rows."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from riskgate import metrics
+from riskgate.contracts.inputs import ForcedDeriskCommand, ProposedDecision
+from riskgate.core import Environment, Portfolio, assess, plan_forced_derisk
+from riskgate.records import InRecord, OutRecord
+from riskgate.store.state import ActionRow, PortfolioRow, TargetRow
+from riskgate.worker import codec
+from riskgate.worker.globals import GlobalState
+
+NAMESPACE = uuid.UUID("6f3c2a1e-5b1d-4c7e-9a51-7269736b6761")
+
+
+def action_id_for(decision_id: str, suffix: str = "") -> str:
+    """Deterministic action id (docs/contracts.md)."""
+    return str(uuid.uuid5(NAMESPACE, decision_id + suffix))
+
+
+@dataclass(slots=True)
+class BatchContext:
+    """Per-batch caches: the processing time, and each portfolio as the core sees it."""
+
+    now: float
+    now_text: str
+    world: GlobalState
+    portfolios: dict[str, PortfolioRow]
+    _views: dict[str, Portfolio] = field(default_factory=dict)
+    _envs: dict[tuple[str, str], Environment] = field(default_factory=dict)
+
+    def view(self, row: PortfolioRow) -> Portfolio:
+        cached = self._views.get(row.portfolio_id)
+        if cached is None:
+            cached = Portfolio(
+                portfolio_id=row.portfolio_id, equity=row.equity or 0.0,
+                pnl_today=row.pnl_today or 0.0, peak_equity=row.peak_equity, nav=row.nav,
+                positions=row.projected(self.now, self.world.snapshot_ttl_s),
+                as_of=row.snapshot_as_of or 0.0, snapshot_version=row.snapshot_version,
+            )
+            self._views[row.portfolio_id] = cached
+        return cached
+
+    def env(self, portfolio_id: str, strategy_id: str) -> Environment:
+        key = (portfolio_id, strategy_id)
+        cached = self._envs.get(key)
+        if cached is None:
+            cached = self.world.environment(portfolio_id, strategy_id, self.now)
+            self._envs[key] = cached
+        return cached
+
+    def apply(self, row: PortfolioRow, ticker: str, quantity: float, action_id: str) -> None:
+        """Record an issued target so the next decision in this batch sees it as current."""
+        row.record_target(ticker, quantity, action_id, self.now)
+        positions = self.view(row).positions
+        if quantity == 0.0:
+            positions.pop(ticker, None)  # type: ignore[attr-defined]
+        else:
+            positions[ticker] = quantity  # type: ignore[index]
+
+
+@dataclass(slots=True)
+class Leg:
+    """One action, and its target unless the decision was a duplicate."""
+
+    action_id: str
+    portfolio_id: str
+    action: dict[str, Any]
+    target: dict[str, Any] | None
+
+
+def proposal(message: ProposedDecision, record: InRecord, ctx: BatchContext) -> Leg:
+    row = ctx.portfolios[message.portfolio_id]
+    decision = codec.proposal(message)
+    aid = action_id_for(message.decision_id)
+    if row.equity is None:
+        return _refused(message, record, ctx, aid, "REJECTED", "NO_SNAPSHOT",
+                        "no portfolio snapshot has been received for this portfolio")
+    portfolio = ctx.view(row)
+    env = ctx.env(message.portfolio_id, message.strategy_id)
+    outcome = assess(decision, portfolio, ctx.world.market, env)
+    leg = _leg(message, record, ctx, aid, outcome, portfolio, env)
+    if outcome.delta_position != 0.0:
+        ctx.apply(row, message.ticker, outcome.target_position, aid)
+    return leg
+
+
+def forced_derisk(message: ForcedDeriskCommand, record: InRecord, ctx: BatchContext) -> list[Leg]:
+    row = ctx.portfolios[message.portfolio_id]
+    if row.equity is None:
+        aid = action_id_for(message.decision_id)
+        return [_refused(message, record, ctx, aid, "FORCED_DERISK", "NO_SNAPSHOT",
+                         "no snapshot: nothing known to de-risk")]
+    portfolio = ctx.view(row)
+    env = ctx.env(message.portfolio_id, message.strategy_id)
+    outcomes = plan_forced_derisk(portfolio, ctx.world.market, env, message.gross_cut_pct)
+    legs = []
+    for outcome in outcomes:
+        aid = action_id_for(message.decision_id, "#" + outcome.ticker)
+        legs.append(_leg(message, record, ctx, aid, outcome, portfolio, env, ticker=outcome.ticker))
+        ctx.apply(row, outcome.ticker, outcome.target_position, aid)
+    if not legs:
+        aid = action_id_for(message.decision_id)
+        legs.append(_refused(message, record, ctx, aid, "FORCED_DERISK", "NOTHING_TO_CUT",
+                             "no open positions to de-risk"))
+    return legs
+
+
+def duplicate(message, record: InRecord, ctx: BatchContext) -> Leg:
+    aid = action_id_for(message.decision_id, f"#dup@{record.partition}:{record.offset}")
+    leg = _refused(message, record, ctx, aid, "DUPLICATE", "DUPLICATE_DECISION",
+                   f"decision_id {message.decision_id} was processed before; no second target")
+    leg.target = None
+    return leg
+
+
+def internal_error(message, record: InRecord, ctx: BatchContext, exc: Exception) -> Leg:
+    aid = action_id_for(message.decision_id)
+    return _refused(message, record, ctx, aid, "REJECTED", "INTERNAL_ERROR",
+                    f"assessment failed ({type(exc).__name__}: {exc}); nothing approved")
+
+
+def _ticker(message) -> str:
+    return getattr(message, "ticker", None) or "*"
+
+
+def _common(message, record: InRecord, ctx: BatchContext, aid: str, ticker: str) -> dict[str, Any]:
+    return {
+        "schema_version": "1.0", "action_id": aid, "decision_id": message.decision_id,
+        "portfolio_id": message.portfolio_id, "strategy_id": message.strategy_id,
+        "ticker": ticker, "timestamp": ctx.now_text,
+    }
+
+
+def _leg(message, record, ctx, aid, outcome, portfolio: Portfolio, env: Environment,
+         ticker: str | None = None) -> Leg:
+    ticker = ticker or message.ticker
+    common = _common(message, record, ctx, aid, ticker)
+    market = ctx.world.market.get(ticker)
+    action_type = outcome.action_type.value
+    action = {
+        **common, "action_type": action_type, "reason_codes": list(outcome.reason_codes),
+        "risk_reasoning_summary": outcome.risk_reasoning_summary,
+        "proposed_position": outcome.proposed_position,
+        "approved_position": outcome.approved_position,
+        "max_passing_position": outcome.max_passing_position,
+        "details_json": outcome.details(), "profile": env.profile,
+        "config_version": env.config_version, "snapshot_version": portfolio.snapshot_version,
+        "market_version": market.version if market is not None else -1,
+        "emergency_version": env.emergency_version,
+        "source_partition": record.partition, "source_offset": record.offset,
+    }
+    target = {
+        **common, "target_position": outcome.target_position,
+        "delta_position": outcome.delta_position, "target_notional": outcome.target_notional,
+        "target_weight": outcome.target_weight, "priority": outcome.priority,
+        "action_type": action_type, "risk_reasoning_summary": outcome.risk_reasoning_summary,
+        "decision_created_at": _created(message),
+    }
+    return Leg(aid, message.portfolio_id, action, target)
+
+
+def _refused(message, record, ctx, aid, action_type: str, code: str, summary: str) -> Leg:
+    """A decision refused before the core could run: the target is the unchanged position."""
+    ticker = _ticker(message)
+    row = ctx.portfolios.get(message.portfolio_id)
+    current = 0.0
+    if row is not None:
+        current = row.projected(ctx.now, ctx.world.snapshot_ttl_s).get(ticker, 0.0)
+    common = _common(message, record, ctx, aid, ticker)
+    env = ctx.env(message.portfolio_id, message.strategy_id)
+    action = {
+        **common, "action_type": action_type, "reason_codes": [code],
+        "risk_reasoning_summary": f"{action_type}: {summary}", "proposed_position": current,
+        "approved_position": current, "max_passing_position": None,
+        "details_json": {"reason": code, "summary": summary}, "profile": env.profile,
+        "config_version": env.config_version,
+        "snapshot_version": row.snapshot_version if row is not None else -1,
+        "market_version": -1, "emergency_version": env.emergency_version,
+        "source_partition": record.partition, "source_offset": record.offset,
+    }
+    target = {
+        **common, "target_position": current, "delta_position": 0.0,
+        "target_notional": 0.0, "target_weight": 0.0, "priority": 2,
+        "action_type": action_type, "risk_reasoning_summary": action["risk_reasoning_summary"],
+        "decision_created_at": _created(message),
+    }
+    return Leg(aid, message.portfolio_id, action, target)
+
+
+def _created(message) -> str:
+    return message.created_at.isoformat().replace("+00:00", "Z")
+
+
+def emit(leg: Leg, record: InRecord, seq: int, topics: tuple[str, str, str], result,
+         ts: datetime) -> None:
+    """Append the leg's Kafka records and stored rows to the batch result."""
+    a = leg.action
+    key = leg.portfolio_id.encode()
+    payload = orjson.dumps(a)
+    result.outputs.append(OutRecord(topics[0], key, payload))
+    result.actions.append(ActionRow(
+        leg.action_id, a["decision_id"], a["portfolio_id"], a["strategy_id"], a["ticker"],
+        a["action_type"], a["reason_codes"], ts, orjson.dumps(a["details_json"]).decode(),
+        a["profile"], a["config_version"], a["snapshot_version"], a["market_version"],
+        a["emergency_version"], record.topic, record.partition, record.offset, seq, payload,
+    ))
+    metrics.DECISIONS.labels(a["action_type"]).inc()
+    if leg.target is None:
+        return
+    t = leg.target
+    tpayload = orjson.dumps(t)
+    result.outputs.append(OutRecord(topics[1], key, tpayload))
+    result.targets.append(TargetRow(
+        leg.action_id, t["decision_id"], t["portfolio_id"], t["strategy_id"], t["ticker"],
+        t["target_position"], t["delta_position"], t["priority"], ts, record.topic,
+        record.partition, record.offset, seq, tpayload,
+    ))

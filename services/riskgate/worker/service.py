@@ -1,0 +1,181 @@
+"""Wire the worker: database pool, global inputs, decision loop, probes, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import asyncpg
+import orjson
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from riskgate import metrics
+from riskgate.contracts.decode import decode
+from riskgate.contracts.inputs import (
+    BlackSwanState,
+    MarketMetrics,
+    PortfolioSnapshot,
+    RiskConfigEvent,
+)
+from riskgate.core import EmergencyLevel, LimitsError
+from riskgate.errors import RetryableStateError
+from riskgate.settings import Settings
+from riskgate.store import state as db
+from riskgate.store.migrate import migrate
+from riskgate.worker import codec
+from riskgate.worker.app import DecisionLoop, install_signal_handlers
+from riskgate.worker.batch import BatchCommitter
+from riskgate.worker.emergency import issue_forced_derisk
+from riskgate.worker.globals import EmergencyState, GlobalState, next_emergency
+from riskgate.worker.handler import DecisionHandler
+from riskgate.worker.health import HealthServer
+from riskgate.worker.inputs import CompactedReader
+
+log = structlog.get_logger("riskgate.service")
+_DB_FAULTS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+
+class WorkerService:
+    """One worker process. ``run`` returns after SIGTERM once the batch in flight is committed."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        self.s = settings
+        self.clock = clock
+        self.world = GlobalState()
+        self.pool: asyncpg.Pool | None = None
+        self.loop: DecisionLoop | None = None
+        self.reader: CompactedReader | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._stopping = asyncio.Event()
+
+    def ready(self) -> bool:
+        return bool(self.reader and self.reader.caught_up.is_set() and self.loop and self.loop.state_ok
+                    and not self._stopping.is_set())
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+        if self.loop is not None:
+            self.loop.request_stop()
+        if self.reader is not None:
+            self.reader.stop()
+
+    async def run(self, install_signals: bool = True) -> None:
+        s = self.s
+        if install_signals:
+            install_signal_handlers(self.request_stop)
+        self.pool = await asyncpg.create_pool(s.database_url, min_size=1, max_size=s.partitions + 4,
+                                              init=db.init_connection, command_timeout=30)
+        health = HealthServer(s.http_port, self.ready, lambda: not self._stopping.is_set())
+        if s.http_port:
+            await health.start()
+        async with self.pool.acquire() as conn:
+            await migrate(conn)
+        self._producer = AIOKafkaProducer(bootstrap_servers=s.bootstrap_servers, enable_idempotence=True)
+        await self._producer.start()
+        self.reader = CompactedReader(s.bootstrap_servers, {
+            s.topics.market: self._on_market, s.topics.black_swan: self._on_emergency,
+            s.topics.config: self._on_config, s.topics.snapshots: self._on_snapshot,
+        })
+        await self.reader.start()
+        reader_task = asyncio.create_task(self.reader.run(), name="compacted-reader")
+        try:
+            await self._wait_caught_up(reader_task)
+            committer = BatchCommitter(self.pool, DecisionHandler(s, self.world))
+            self.loop = DecisionLoop(s, committer, self.clock, on_assigned=self._on_assigned)
+            if self._stopping.is_set():
+                return
+            metrics.READY.set(1)
+            log.info("worker_ready", group=s.group_id)
+            await self.loop.run()
+        finally:
+            metrics.READY.set(0)
+            self.reader.stop()
+            reader_task.cancel()
+            await asyncio.gather(reader_task, return_exceptions=True)
+            await self._producer.stop()
+            await health.stop()
+            await self.pool.close()
+
+    async def _wait_caught_up(self, reader_task: asyncio.Task) -> None:
+        assert self.reader is not None
+        waiter = asyncio.create_task(self.reader.caught_up.wait())
+        stopper = asyncio.create_task(self._stopping.wait())
+        done, pending = await asyncio.wait({waiter, stopper, reader_task}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending - {reader_task}:
+            task.cancel()
+        if reader_task in done:
+            reader_task.result()  # re-raise why the reader died
+
+    # ----- compacted inputs -------------------------------------------------------------
+
+    async def _on_market(self, key: bytes | None, value: bytes | None) -> None:
+        message = decode(MarketMetrics, value, max_bytes=self.s.max_message_bytes)
+        self.world.apply_market(codec.market(message))
+
+    async def _on_config(self, key: bytes | None, value: bytes | None) -> None:
+        message = decode(RiskConfigEvent, value, max_bytes=self.s.max_message_bytes)
+        error = None
+        try:
+            self.world.config.apply(message.version, message.scope.value, message.scope_id,
+                                    message.profile.value if message.profile else None,
+                                    message.limits,
+                                    message.trading_state.value if message.trading_state else None)
+        except LimitsError as exc:
+            error = str(exc)
+            metrics.CONFIG_REFUSED.inc()
+            log.error("config_refused", version=message.version, error=error,
+                      in_force=self.world.config.version)
+        await self._store(db.record_config, message.version, message.record_key(), message.scope.value,
+                          message.scope_id, error is None, error, value.decode() if value else "{}")
+
+    async def _on_snapshot(self, key: bytes | None, value: bytes | None) -> None:
+        m = decode(PortfolioSnapshot, value, max_bytes=self.s.max_message_bytes)
+        await self._store(
+            db.upsert_snapshot, m.portfolio_id, m.version, m.as_of.timestamp(), m.equity,
+            m.nav or m.equity, m.pnl_today, m.peak_equity,
+            {p.ticker: p.quantity for p in m.positions}, list(m.reflects_action_ids),
+        )
+
+    async def _on_emergency(self, key: bytes | None, value: bytes | None) -> None:
+        m = decode(BlackSwanState, value, max_bytes=self.s.max_message_bytes)
+        if m.scope != "global":
+            return
+        cut = m.sop.gross_cut_pct if m.sop is not None else 0.5
+        before = self.world.emergency
+        proposed = EmergencyState(EmergencyLevel(m.level.value), m.version, m.event_id,
+                                  m.as_of.timestamp(), cut)
+        after = next_emergency(before, proposed, m.rearm)
+        self.world.emergency = after
+        self.world.config.invalidate()
+        await self._store(db.record_emergency, m.event_id, m.version, m.level.value,
+                          value.decode() if value else "{}")
+        if after.level is EmergencyLevel.EMERGENCY and after.event_id != before.event_id:
+            await self._derisk(self._owned_partitions())
+
+    async def _on_assigned(self, partitions: set[int]) -> None:
+        if self.world.emergency.level is EmergencyLevel.EMERGENCY and partitions:
+            await self._derisk(partitions)
+
+    async def _derisk(self, partitions: set[int]) -> None:
+        em = self.world.emergency
+        if not partitions or self.pool is None or self._producer is None or em.event_id is None:
+            return
+        await issue_forced_derisk(self.pool, self._producer, self.s.topics.proposed, partitions,
+                                  self.s.partitions, em.event_id, em.gross_cut_pct, em.as_of or 0.0)
+
+    def _owned_partitions(self) -> set[int]:
+        return {tp.partition for tp in self.loop.owned} if self.loop is not None else set()
+
+    async def _store(self, fn, *args) -> None:
+        assert self.pool is not None
+        try:
+            async with self.pool.acquire() as conn:
+                await fn(conn, *args)
+        except _DB_FAULTS as exc:
+            raise RetryableStateError(str(exc)) from exc
+
+
+def dumps(value: object) -> str:
+    return orjson.dumps(value).decode()

@@ -1,0 +1,79 @@
+"""Produce and collect with deadlines, and run a worker in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from riskgate.kafka.admin import create_topics, delete_topics, topic_specs
+from riskgate.settings import Settings
+from riskgate.worker.service import WorkerService
+
+
+async def produce(settings: Settings, topic: str, records: Iterable[tuple[bytes | None, bytes | None]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, enable_idempotence=True,
+                                max_request_size=4 * 1024 * 1024)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value, key=key) for key, value in records]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def collect(settings: Settings, topic: str, expected: int, deadline_s: float = 60.0,
+                  settle_s: float = 1.0) -> list[tuple[bytes | None, dict]]:
+    """Read ``topic`` with read_committed until ``expected`` records arrive or the deadline passes;
+    then keep reading ``settle_s`` longer so that extra (duplicate) records are seen too."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.bootstrap_servers,
+                                isolation_level="read_committed", auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    out: list[tuple[bytes | None, dict]] = []
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline_s
+    try:
+        while loop.time() < end:
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                out.extend((r.key, orjson.loads(r.value)) for r in records)
+            if len(out) >= expected:
+                end = min(end, loop.time() + settle_s)
+    finally:
+        await consumer.stop()
+    return out
+
+
+@contextlib.asynccontextmanager
+async def topics(settings: Settings) -> AsyncIterator[Settings]:
+    await create_topics(settings)
+    try:
+        yield settings
+    finally:
+        with contextlib.suppress(Exception):
+            await delete_topics(settings, [s.name for s in topic_specs(settings)])
+
+
+@contextlib.asynccontextmanager
+async def running_worker(settings: Settings, clock=None, ready_s: float = 60.0) -> AsyncIterator[WorkerService]:
+    """A worker in this process; yields once it is ready and owns partitions."""
+    service = WorkerService(settings, clock=clock) if clock is not None else WorkerService(settings)
+    task = asyncio.create_task(service.run(install_signals=False))
+    loop = asyncio.get_running_loop()
+    end = loop.time() + ready_s
+    while not (service.ready() and service.loop is not None and service.loop.owned):
+        if task.done():
+            task.result()
+            raise AssertionError("worker stopped before it became ready")
+        if loop.time() > end:
+            raise AssertionError("worker not ready before the deadline")
+        await asyncio.sleep(0.1)
+    try:
+        yield service
+    finally:
+        service.request_stop()
+        await asyncio.wait_for(task, timeout=60)
