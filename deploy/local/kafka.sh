@@ -74,7 +74,8 @@ cmd_fetch() {
     pom_stamp >"$tmp/.stamp"
     rm -rf "$LIB"
     mv "$tmp" "$LIB"
-    log "$(ls "$LIB"/kafka_2.13-*.jar | xargs -n1 basename)"
+    local jar
+    for jar in "$LIB"/kafka_2.13-*.jar; do log "resolved ${jar##*/}"; done
 }
 
 write_config() {

@@ -30,8 +30,8 @@ is_root() { [[ $(id -u) == 0 ]]; }
 # Newest installed server, e.g. /usr/lib/postgresql/15/bin.
 pg_bin() {
     local postgres
-    postgres=$(ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null | sort -V | tail -n 1)
-    [[ -n $postgres ]] || return 1
+    postgres=$(printf '%s\n' /usr/lib/postgresql/*/bin/postgres | sort -V | tail -n 1)
+    [[ -x $postgres ]] || return 1
     dirname "$postgres"
 }
 
@@ -59,9 +59,10 @@ cmd_install() {
 }
 
 prepare_dirs() {
-    # Every directory above PGDATA must be traversable by the server's user.
-    mkdir -p -m 0755 "$RISKGATE_LOCAL_HOME"
-    mkdir -p -m 0700 "$PG_HOME" "$PG_SOCKET_DIR"
+    # Every directory above PGDATA must be traversable by the server's user
+    # (checked below); PG_HOME itself is the server's alone.
+    mkdir -p "$RISKGATE_LOCAL_HOME" "$PG_HOME" "$PG_SOCKET_DIR"
+    chmod 0700 "$PG_HOME" "$PG_SOCKET_DIR"
     if is_root; then
         chown postgres:postgres "$PG_HOME" "$PG_SOCKET_DIR"
         as_pg test -x "$PG_HOME" ||
@@ -125,7 +126,7 @@ alive() {
 
 psql_admin() {
     as_pg "$(pg_bin)/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCKET_DIR" -p "$PG_PORT" \
-        -U postgres -d postgres "$@"
+        -U postgres -d postgres
 }
 
 # Idempotent: creates only what is missing. CREATEDB lets tests make

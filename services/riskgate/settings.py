@@ -38,5 +38,10 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=64 * 1024, ge=256)
     batch_max_records: int = Field(default=500, ge=1)
     batch_timeout_ms: int = Field(default=50, ge=1)
+    snapshot_ttl_s: float = Field(default=600.0, gt=0, description="targets in flight expire")
+    max_decision_age_s: float | None = Field(default=60.0, gt=0)
+    max_snapshot_age_s: float | None = Field(default=300.0, gt=0)
+    max_price_age_s: float | None = Field(default=120.0, gt=0)
+    max_emergency_age_s: float | None = Field(default=None, gt=0)
     http_port: int = Field(default=8080, ge=0)
     log_level: str = "INFO"

@@ -7,6 +7,7 @@ import time
 
 import orjson
 import pytest
+
 from tests.integration.test_pipe import seed_world
 from tests.support import builders as b
 from tests.support.kafka import collect, produce, running_worker, topics

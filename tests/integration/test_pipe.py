@@ -6,6 +6,7 @@ import time
 
 import asyncpg
 import pytest
+
 from tests.support import builders as b
 from tests.support.kafka import collect, produce, running_worker, topics
 

@@ -18,7 +18,9 @@ Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=ID_P
 SchemaVersion = Annotated[
     str,
     StringConstraints(pattern=SUPPORTED_VERSION_PATTERN),
-    Field(description='"MAJOR.MINOR" of the contract this message follows.', examples=[SCHEMA_VERSION]),
+    Field(
+        description='"MAJOR.MINOR" of the contract this message follows.', examples=[SCHEMA_VERSION]
+    ),
 ]
 
 Count = Annotated[int, Field(ge=0)]
@@ -44,13 +46,18 @@ class WireModel(BaseModel):
     """Fields typed as free JSON; pydantic lets NaN through there, so they are walked."""
 
     @model_validator(mode="after")
-    def _refuse_non_finite(self) -> Self:
+    def _after_fields(self) -> Self:
+        # One model validator per class: each one costs a call from pydantic-core into Python.
         for name in self.free_form_fields:
-            _raise_if_non_finite(getattr(self, name), name)
+            _refuse_non_finite(getattr(self, name), name)
         if self.__pydantic_extra__:
             for name, value in self.__pydantic_extra__.items():
-                _raise_if_non_finite(value, name)
+                _refuse_non_finite(value, name)
+        self._check()
         return self
+
+    def _check(self) -> None:
+        """Rules across fields; raise ``PydanticCustomError`` naming the fields."""
 
 
 class InputPart(WireModel):
@@ -74,27 +81,35 @@ class OutputMessage(WireModel):
 
 
 def non_finite_path(value: Any, path: str) -> str | None:
-    """Return the dotted path of the first NaN or infinite float inside ``value``, else None."""
-    if isinstance(value, float):
-        return None if math.isfinite(value) else path
+    """Return the path of the first NaN or infinite float inside ``value``, else None."""
+    found = _find_non_finite(value)
+    return None if found is None else path + found
+
+
+_WALKED = (float, dict, list, tuple)
+
+
+def _find_non_finite(value: Any) -> str | None:
+    if type(value) is float:
+        return None if math.isfinite(value) else ""
     if isinstance(value, dict):
-        items = value.items()
+        pairs: Any = value.items()
     elif isinstance(value, list | tuple):
-        items = enumerate(value)
+        pairs = enumerate(value)
     else:
         return None
-    for key, item in items:
-        found = non_finite_path(item, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}")
-        if found is not None:
-            return found
+    for key, item in pairs:
+        if isinstance(item, _WALKED):
+            found = _find_non_finite(item)
+            if found is not None:
+                return (f"[{key}]" if isinstance(key, int) else f".{key}") + found
     return None
 
 
-def _raise_if_non_finite(value: Any, path: str) -> None:
-    found = non_finite_path(value, path)
-    if found is not None:
+def _refuse_non_finite(value: Any, path: str) -> None:
+    if isinstance(value, _WALKED) and (found := _find_non_finite(value)) is not None:
         raise PydanticCustomError(
-            "finite_number", "{path}: Input should be a finite number", {"path": found}
+            "finite_number", "{path}: Input should be a finite number", {"path": path + found}
         )
 
 

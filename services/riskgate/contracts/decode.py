@@ -105,7 +105,9 @@ def _poison(errors: list[ErrorDetails], data: bytes) -> PoisonMessage:
             return PoisonMessage(ErrorCode.NOT_UTF8, f"byte {exc.start} is not valid UTF-8")
         return PoisonMessage(ErrorCode.NOT_JSON, first["msg"].removeprefix("Invalid JSON: "))
     if first["loc"] == () and first["type"] in _NOT_OBJECT_TYPES:
-        return PoisonMessage(ErrorCode.NOT_OBJECT, f"expected an object, got {_shown(first['input'])}")
+        return PoisonMessage(
+            ErrorCode.NOT_OBJECT, f"expected an object, got {_shown(first['input'])}"
+        )
     version = [error for error in errors if error["loc"][:1] == ("schema_version",)]
     if version:
         return PoisonMessage(ErrorCode.UNSUPPORTED_VERSION, _version_reason(version[0]))
@@ -126,7 +128,9 @@ def _version_reason(error: ErrorDetails) -> str:
     parsed = parse_version(declared)
     if parsed is None:
         return f'schema_version: expected "MAJOR.MINOR" (got {_shown(declared)})'
-    return f"schema_version: major {parsed[0]} is not supported (this reader reads {SCHEMA_MAJOR}.x)"
+    return (
+        f"schema_version: major {parsed[0]} is not supported (this reader reads {SCHEMA_MAJOR}.x)"
+    )
 
 
 def _non_finite_in(data: bytes) -> str | None:
@@ -152,7 +156,10 @@ def _describe_one(error: ErrorDetails) -> str:
     message = error["msg"]
     if loc == ("kind",):
         message = _KIND_MESSAGE
-    elif error["type"] == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == ID_PATTERN:
+    elif (
+        error["type"] == "string_pattern_mismatch"
+        and error.get("ctx", {}).get("pattern") == ID_PATTERN
+    ):
         message = "Input should contain no whitespace"
     text = f"{_path(loc)}: {message}"
     return text if error["type"] == "missing" else f"{text} (got {_shown(error['input'])})"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field
 from pydantic_core import PydanticCustomError
 
 from riskgate.contracts.base import (
@@ -32,8 +32,7 @@ def derisk_decision_id(emergency_event_id: str, portfolio_id: str) -> str:
 
 
 class ProposedDecision(InputMessage):
-    """A strategy's proposal on decisions.proposed. Exactly one of target_quantity and
-    target_weight is present."""
+    """A strategy's proposal; exactly one of target_quantity and target_weight is present."""
 
     kind: Literal["PROPOSAL"] = Field("PROPOSAL", description="Tells a proposal from a command.")
     decision_id: Id = Field(description="Unique per decision; the dedup key.")
@@ -60,8 +59,7 @@ class ProposedDecision(InputMessage):
 
     free_form_fields = ("metadata",)
 
-    @model_validator(mode="after")
-    def _check_target_and_exits(self) -> Self:
+    def _check(self) -> None:
         if (self.target_quantity is None) == (self.target_weight is None):
             got = "neither" if self.target_quantity is None else "both"
             raise _invalid(f"target_quantity, target_weight: exactly one is required (got {got})")
@@ -71,7 +69,6 @@ class ProposedDecision(InputMessage):
             wrong_side = (stop - ref) * (profit - ref) >= 0 if ref is not None else stop == profit
             if wrong_side:
                 raise _invalid("take_profit: must be on the profit side of stop_loss")
-        return self
 
 
 class ForcedDeriskCommand(InputMessage):
@@ -79,18 +76,16 @@ class ForcedDeriskCommand(InputMessage):
 
     kind: Literal["FORCED_DERISK"] = Field(description="Tells a command from a proposal.")
     decision_id: Id = Field(description="derisk:<emergency_event_id>:<portfolio_id>.")
-    strategy_id: Id = Field(description="riskgate")
+    strategy_id: Id = Field(description="riskgate itself.")
     portfolio_id: Id = Field(description="The portfolio to cut.")
     emergency_event_id: Id = Field(description="The black swan event that caused it.")
     gross_cut_pct: CutFraction = Field(description="Cut gross exposure by this fraction, (0, 1].")
     created_at: AwareDatetime = Field(description="The emergency event's time.")
 
-    @model_validator(mode="after")
-    def _check_decision_id(self) -> Self:
+    def _check(self) -> None:
         expected = derisk_decision_id(self.emergency_event_id, self.portfolio_id)
         if self.decision_id != expected:
             raise _invalid(f"decision_id: must be {expected!r}")
-        return self
 
 
 class DeriskSop(InputPart):
@@ -136,14 +131,12 @@ class PortfolioSnapshot(InputMessage):
         (), description="riskgate targets this snapshot already includes."
     )
 
-    @model_validator(mode="after")
-    def _check_unique_tickers(self) -> Self:
+    def _check(self) -> None:
         seen: set[str] = set()
         for position in self.positions:
             if position.ticker in seen:
                 raise _invalid(f"positions: ticker {position.ticker!r} appears more than once")
             seen.add(position.ticker)
-        return self
 
 
 class MarketMetrics(InputMessage):
@@ -181,19 +174,19 @@ class RiskConfigEvent(InputMessage):
     limits: dict[str, Any] | None = Field(
         None, description="Limit overrides by riskgate.core.limits.Limits name."
     )
-    trading_state: TradingState | None = Field(None, description="Global HALTED is the kill switch.")
+    trading_state: TradingState | None = Field(
+        None, description="Global HALTED is the kill switch."
+    )
     updated_at: AwareDatetime
     updated_by: str | None = Field(None, max_length=128)
 
     free_form_fields = ("limits",)
 
-    @model_validator(mode="after")
-    def _check_scope_id(self) -> Self:
+    def _check(self) -> None:
         if self.scope is ConfigScope.GLOBAL and self.scope_id is not None:
             raise _invalid("scope_id: must be absent when scope is GLOBAL")
         if self.scope is not ConfigScope.GLOBAL and self.scope_id is None:
             raise _invalid(f"scope_id: required when scope is {self.scope.value}")
-        return self
 
     def record_key(self) -> str:
         """The Kafka key this record belongs under: ``global`` or ``<scope>:<scope_id>``."""

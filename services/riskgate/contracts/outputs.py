@@ -12,7 +12,9 @@ from pydantic import AwareDatetime, Field
 from riskgate.contracts.base import Count, Id, OutputMessage
 from riskgate.contracts.enums import ActionType, ErrorCode, ProfileName
 
-InputVersion = Annotated[int, Field(ge=-1, description="Version of the input used; -1 when absent.")]
+InputVersion = Annotated[
+    int, Field(ge=-1, description="Version of the input used; -1 when absent.")
+]
 
 MAX_ERROR_CHARS = 1000
 """A DLQ reason is cut to this many characters."""
@@ -74,7 +76,9 @@ class DeadLetter(OutputMessage):
     """The envelope of a record that can never be processed, on decisions.proposed.dlq."""
 
     error_code: ErrorCode
-    error: str = Field(max_length=MAX_ERROR_CHARS, description="A readable reason naming the field.")
+    error: str = Field(
+        max_length=MAX_ERROR_CHARS, description="A readable reason naming the field."
+    )
     source_topic: Id
     partition: Count
     offset: Count

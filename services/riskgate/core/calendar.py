@@ -26,4 +26,12 @@ def trading_day_start(now: float, boundary_s: float = 0.0, tz_name: str = "UTC")
     so 17:00 New York stays 17:00 across daylight-saving changes). Boundaries are taken to
     fall on whole minutes, which lets the answer be cached per minute.
     """
-    return _day_start(int(now // 60), float(boundary_s), tz_name)
+    key = (now // 60, boundary_s, tz_name)
+    if key == _LAST[0]:
+        return _LAST[1]
+    start = _day_start(int(key[0]), float(boundary_s), tz_name)
+    _LAST[:] = [key, start]
+    return start
+
+
+_LAST: list = [None, 0.0]  # the last answer: most calls fall in the same minute

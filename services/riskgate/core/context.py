@@ -67,7 +67,8 @@ class Context:
             weight = proposal.target_weight
             qty = weight * equity / unit if weight is not None and unit > 0 else _NAN
         self.proposed = self.target = qty
-        self.derisk = is_derisk(qty, current)
+        self.derisk = (0.0 <= qty <= current if current > 0 else
+                       current <= qty <= 0.0 if current < 0 else qty == 0.0)
         self.old_entry = entry = book.entries.get(ticker)
         self.old_abs = abs(current) * entry.unit if entry is not None else 0.0
         self.stale = _stale(book, market, env, ticker)

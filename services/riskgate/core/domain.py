@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
@@ -18,7 +18,7 @@ from riskgate.core.limits import Limits
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-class ActionType(str, Enum):
+class ActionType(StrEnum):
     """The closed set of risk action types (docs/contracts.md)."""
 
     OK = "OK"
@@ -30,7 +30,7 @@ class ActionType(str, Enum):
     DUPLICATE = "DUPLICATE"
 
 
-class TradingState(str, Enum):
+class TradingState(StrEnum):
     """Trading state of a scope; the most restrictive of global, strategy and portfolio wins."""
 
     ACTIVE = "ACTIVE"
@@ -38,7 +38,7 @@ class TradingState(str, Enum):
     HALTED = "HALTED"
 
 
-class EmergencyLevel(str, Enum):
+class EmergencyLevel(StrEnum):
     """The black swan engine's emergency level."""
 
     NORMAL = "NORMAL"
@@ -46,7 +46,7 @@ class EmergencyLevel(str, Enum):
     EMERGENCY = "EMERGENCY"
 
 
-class Regime(str, Enum):
+class Regime(StrEnum):
     """Market regime of one instrument (seed 002)."""
 
     TRENDING_UP = "TRENDING_UP"
@@ -56,7 +56,7 @@ class Regime(str, Enum):
     LIQUIDATION_EVENT = "LIQUIDATION_EVENT"
 
 
-class RiskLevel(str, Enum):
+class RiskLevel(StrEnum):
     """Risk level bands of the 0-100 risk score (seed 002)."""
 
     MINIMAL = "MINIMAL"

@@ -111,11 +111,9 @@ def validate(limits: Limits) -> None:
 
 
 def _check_consistency(limits: Limits) -> None:
-    if limits.net_cap is not None and limits.gross_cap is not None:
-        if limits.net_cap > limits.gross_cap:
-            raise LimitsError(
-                f"net_cap {limits.net_cap} is above gross_cap {limits.gross_cap}"
-            )
+    net, gross = limits.net_cap, limits.gross_cap
+    if net is not None and gross is not None and net > gross:
+        raise LimitsError(f"net_cap {net} is above gross_cap {gross}")
     if limits.take_profit_atr_multiple <= limits.stop_atr_multiple:
         raise LimitsError("take_profit_atr_multiple must be beyond stop_atr_multiple")
     if limits.base_take_profit_pct <= limits.base_stop_pct:

@@ -98,12 +98,12 @@ def for_regime(limits: Limits, regime: Regime | None) -> Limits:
     return limits if factor == 1.0 else replace(limits, **_scale(limits, SIZE_LIMITS, factor))
 
 
-_EFFECTIVE: dict[tuple[int, EmergencyLevel, Regime | None], tuple[Limits, Limits]] = {}
+_EFFECTIVE: dict[tuple[int, int, int], tuple[Limits, Limits]] = {}
 
 
 def effective_limits(limits: Limits, level: EmergencyLevel, regime: Regime | None) -> Limits:
     """``limits`` tightened for the emergency level and the regime (memoised per object)."""
-    key = (id(limits), level, regime)
+    key = (id(limits), id(level), id(regime))  # enum hashing is slow; members are singletons
     hit = _EFFECTIVE.get(key)
     if hit is not None and hit[0] is limits:
         return hit[1]

@@ -1,9 +1,13 @@
-"""The verdict of one constraint: a compact named tuple, built in the hot path.
+"""The verdict of one constraint, in a compact form built in the hot path.
+
+A verdict is a 6-tuple laid out as ``Verdict``: (kind, reason, limit, value, headroom,
+bound). Constraints build plain tuples in that layout (a literal tuple costs a tenth of a
+dataclass); ``Verdict._make`` gives the named view when an explanation is asked for.
 
 ``kind`` is ActionType.OK, CAPPED, SCALED_DOWN or REJECTED. ``reason`` is the constraint's
-stable code (also when it passes). ``limit``, ``value`` and ``headroom`` (limit - value) are in
-the constraint's own unit; ``bound`` is the target quantity the constraint allows when it
-changed the target, else None.
+stable code (also when it passes). ``limit``, ``value`` and ``headroom`` are in the
+constraint's own unit; headroom is how far the value is from binding (negative when
+beyond). ``bound`` is the target quantity the constraint allows when it changed the target.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ REJECTED = ActionType.REJECTED
 
 
 class Verdict(NamedTuple):
-    """One constraint's answer. Build it with the helpers below in the hot path."""
+    """The named view of a verdict tuple."""
 
     kind: ActionType
     reason: str
@@ -35,32 +39,42 @@ class Verdict(NamedTuple):
         return self.kind is not OK
 
 
-_new = tuple.__new__
+VerdictTuple = tuple  # (kind, reason, limit, value, headroom, bound), see Verdict
 
 #: Shared verdict for a de-risking change that a risk-increase check does not apply to.
-DERISK_PASS = Verdict(OK, reasons.DERISK_EXEMPT, None, None, None)
+DERISK_PASS = (OK, reasons.DERISK_EXEMPT, None, None, None, None)
 
 
-def passed(reason: str, limit: float | None, value: float | None) -> Verdict:
-    """A passing verdict with its numbers."""
+def passed(reason: str, limit: float | None, value: float | None) -> VerdictTuple:
+    """A passing verdict with its numbers (headroom = limit - value)."""
     headroom = None if limit is None or value is None else limit - value
-    return _new(Verdict, (OK, reason, limit, value, headroom, None))
+    return (OK, reason, limit, value, headroom, None)
 
 
 def bound(kind: ActionType, reason: str, limit: float | None, value: float | None,
-          target: float | None) -> Verdict:
+          target: float | None) -> VerdictTuple:
     """A binding verdict: the target is cut (or rejected) to ``target``."""
     headroom = None if limit is None or value is None else limit - value
-    return _new(Verdict, (kind, reason, limit, value, headroom, target))
+    return (kind, reason, limit, value, headroom, target)
 
 
 def rejected(reason: str, limit: float | None = None, value: float | None = None,
-             target: float | None = None) -> Verdict:
+             target: float | None = None) -> VerdictTuple:
     """A rejection; ``target`` is the largest size that would pass (None: only no change)."""
     return bound(REJECTED, reason, limit, value, target)
 
 
-def floor_verdict(reason: str, floor: float, value: float) -> Verdict:
+def floor_verdict(reason: str, floor: float, value: float) -> VerdictTuple:
     """A verdict for a minimum (value must be at least ``floor``); headroom = value - floor."""
     kind = OK if value >= floor else REJECTED
-    return _new(Verdict, (kind, reason, floor, value, value - floor, None))
+    return (kind, reason, floor, value, value - floor, None)
+
+
+def cut(kind: ActionType, reason: str, limit: float | None, value: float | None,
+        target: float, new_target: float) -> VerdictTuple:
+    """CAPPED/SCALED_DOWN to ``new_target``, or a pass when the cap leaves the target as is
+    (a book already beyond a cap may keep, but not grow, its exposure)."""
+    headroom = None if limit is None or value is None else limit - value
+    if new_target == target:
+        return (OK, reason, limit, value, headroom, None)
+    return (kind, reason, limit, value, headroom, new_target)

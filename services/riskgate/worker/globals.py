@@ -51,7 +51,7 @@ class ConfigBook:
     profile: dict[tuple[str, str], str] = field(default_factory=dict)  # (scope, id) -> profile
     overrides: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     states: dict[tuple[str, str], TradingState] = field(default_factory=dict)
-    _cache: dict[tuple[str, str, EmergencyLevel], tuple[Limits, str]] = field(default_factory=dict)
+    _cache: dict[tuple[str, str], tuple[Limits, str]] = field(default_factory=dict)
 
     def apply(self, version: int, scope: str, scope_id: str | None, profile: str | None,
               limits: dict[str, Any] | None, state: str | None) -> None:
@@ -74,18 +74,15 @@ class ConfigBook:
         self.version = version
         self._cache.clear()
 
-    def limits(self, portfolio_id: str, strategy_id: str, level: EmergencyLevel) -> tuple[Limits, str]:
-        """(limits, profile name) for a portfolio and strategy under an emergency level."""
-        cache_key = (portfolio_id, strategy_id, level)
+    def limits(self, portfolio_id: str, strategy_id: str) -> tuple[Limits, str]:
+        """(limits, profile name) for a portfolio and strategy; the core tightens them further
+        for the emergency level and the regime."""
+        cache_key = (portfolio_id, strategy_id)
         hit = self._cache.get(cache_key)
         if hit is None:
-            hit = _resolve(self.profile, self.overrides, portfolio_id, strategy_id, level)
+            hit = _resolve(self.profile, self.overrides, portfolio_id, strategy_id)
             self._cache[cache_key] = hit
         return hit
-
-    def invalidate(self) -> None:
-        """Forget resolved limits (the emergency level changed)."""
-        self._cache.clear()
 
     def state(self, scope: str, scope_id: str = "") -> TradingState:
         return self.states.get((scope, scope_id), TradingState.ACTIVE)
@@ -98,12 +95,11 @@ def _profile_for(profiles: dict[tuple[str, str], str], portfolio_id: str, strate
     return "NORMAL"
 
 
-def _resolve(profiles, overrides, portfolio_id: str, strategy_id: str,
-             level: EmergencyLevel) -> tuple[Limits, str]:
+def _resolve(profiles, overrides, portfolio_id: str, strategy_id: str) -> tuple[Limits, str]:
     name = _profile_for(profiles, portfolio_id, strategy_id)
     layers = [overrides[k] for k in (("GLOBAL", ""), ("PORTFOLIO", portfolio_id),
                                      ("STRATEGY", strategy_id)) if k in overrides]
-    return resolve_limits(name, *layers, emergency=level), name
+    return resolve_limits(name, *layers), name
 
 
 def _check_all(profiles: dict[tuple[str, str], str], overrides: dict[tuple[str, str], dict]) -> None:
@@ -138,7 +134,7 @@ class GlobalState:
     def environment(self, portfolio_id: str, strategy_id: str, now: float) -> Environment:
         """The environment one decision is assessed in."""
         em = self.emergency
-        limits, profile = self.config.limits(portfolio_id, strategy_id, em.level)
+        limits, profile = self.config.limits(portfolio_id, strategy_id)
         c = self.config
         return Environment(
             now=now, limits=limits, profile=profile, config_version=c.version,

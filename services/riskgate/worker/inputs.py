@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
 from riskgate import metrics
@@ -19,6 +20,20 @@ from riskgate.errors import PoisonMessage, RetryableError
 log = structlog.get_logger("riskgate.inputs")
 
 Apply = Callable[[bytes | None, bytes | None], Awaitable[None]]
+
+
+async def partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
+    """The partition ids of an existing topic (a missing topic is a deployment error)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    parts = [p["partition"] for d in described if d.get("error_code", 0) == 0 for p in d["partitions"]]
+    if not parts:
+        raise RuntimeError(f"topic {topic!r} does not exist; run `riskgate topics create`")
+    return sorted(parts)
 
 
 class CompactedReader:
@@ -46,14 +61,8 @@ class CompactedReader:
         await consumer.seek_to_beginning(*tps)
         self._targets = await consumer.end_offsets(tps)
 
-    async def _partitions(self, consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-        for _ in range(100):
-            parts = consumer.partitions_for_topic(topic)
-            if parts:
-                return parts
-            await consumer.topics()  # refresh metadata
-            await asyncio.sleep(0.1)
-        raise RuntimeError(f"topic {topic!r} does not exist; run `riskgate topics create`")
+    async def _partitions(self, consumer: AIOKafkaConsumer, topic: str) -> list[int]:
+        return await partitions_of(self._bootstrap, topic)
 
     def stop(self) -> None:
         self._stop.set()

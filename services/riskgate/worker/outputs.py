@@ -11,7 +11,7 @@ import orjson
 
 from riskgate import metrics
 from riskgate.contracts.inputs import ForcedDeriskCommand, ProposedDecision
-from riskgate.core import Environment, Portfolio, assess, plan_forced_derisk
+from riskgate.core import Environment, Portfolio, PortfolioBook, assess, plan_forced_derisk
 from riskgate.records import InRecord, OutRecord
 from riskgate.store.state import ActionRow, PortfolioRow, TargetRow
 from riskgate.worker import codec
@@ -33,19 +33,21 @@ class BatchContext:
     now_text: str
     world: GlobalState
     portfolios: dict[str, PortfolioRow]
-    _views: dict[str, Portfolio] = field(default_factory=dict)
+    _books: dict[str, PortfolioBook] = field(default_factory=dict)
     _envs: dict[tuple[str, str], Environment] = field(default_factory=dict)
 
-    def view(self, row: PortfolioRow) -> Portfolio:
-        cached = self._views.get(row.portfolio_id)
+    def book(self, row: PortfolioRow) -> PortfolioBook:
+        """The portfolio with its exposure aggregates, built once per batch."""
+        cached = self._books.get(row.portfolio_id)
         if cached is None:
-            cached = Portfolio(
+            snapshot = Portfolio(
                 portfolio_id=row.portfolio_id, equity=row.equity or 0.0,
                 pnl_today=row.pnl_today or 0.0, peak_equity=row.peak_equity, nav=row.nav,
                 positions=row.projected(self.now, self.world.snapshot_ttl_s),
                 as_of=row.snapshot_as_of or 0.0, snapshot_version=row.snapshot_version,
             )
-            self._views[row.portfolio_id] = cached
+            cached = PortfolioBook(snapshot, self.world.market)
+            self._books[row.portfolio_id] = cached
         return cached
 
     def env(self, portfolio_id: str, strategy_id: str) -> Environment:
@@ -56,14 +58,10 @@ class BatchContext:
             self._envs[key] = cached
         return cached
 
-    def apply(self, row: PortfolioRow, ticker: str, quantity: float, action_id: str) -> None:
+    def apply(self, row: PortfolioRow, outcome, action_id: str) -> None:
         """Record an issued target so the next decision in this batch sees it as current."""
-        row.record_target(ticker, quantity, action_id, self.now)
-        positions = self.view(row).positions
-        if quantity == 0.0:
-            positions.pop(ticker, None)  # type: ignore[attr-defined]
-        else:
-            positions[ticker] = quantity  # type: ignore[index]
+        row.record_target(outcome.ticker, outcome.target_position, action_id, self.now)
+        self.book(row).apply(outcome)
 
 
 @dataclass(slots=True)
@@ -83,12 +81,12 @@ def proposal(message: ProposedDecision, record: InRecord, ctx: BatchContext) -> 
     if row.equity is None:
         return _refused(message, record, ctx, aid, "REJECTED", "NO_SNAPSHOT",
                         "no portfolio snapshot has been received for this portfolio")
-    portfolio = ctx.view(row)
+    book = ctx.book(row)
     env = ctx.env(message.portfolio_id, message.strategy_id)
-    outcome = assess(decision, portfolio, ctx.world.market, env)
-    leg = _leg(message, record, ctx, aid, outcome, portfolio, env)
+    outcome = assess(decision, book, ctx.world.market.get(message.ticker), env)
+    leg = _leg(message, record, ctx, aid, outcome, book.snapshot_version, env)
     if outcome.delta_position != 0.0:
-        ctx.apply(row, message.ticker, outcome.target_position, aid)
+        ctx.apply(row, outcome, aid)
     return leg
 
 
@@ -98,14 +96,17 @@ def forced_derisk(message: ForcedDeriskCommand, record: InRecord, ctx: BatchCont
         aid = action_id_for(message.decision_id)
         return [_refused(message, record, ctx, aid, "FORCED_DERISK", "NO_SNAPSHOT",
                          "no snapshot: nothing known to de-risk")]
-    portfolio = ctx.view(row)
+    book = ctx.book(row)
     env = ctx.env(message.portfolio_id, message.strategy_id)
-    outcomes = plan_forced_derisk(portfolio, ctx.world.market, env, message.gross_cut_pct)
+    outcomes = plan_forced_derisk(book, ctx.world.market, env, message.gross_cut_pct,
+                                  event_id=message.emergency_event_id,
+                                  created_at=message.created_at.timestamp())
     legs = []
     for outcome in outcomes:
         aid = action_id_for(message.decision_id, "#" + outcome.ticker)
-        legs.append(_leg(message, record, ctx, aid, outcome, portfolio, env, ticker=outcome.ticker))
-        ctx.apply(row, outcome.ticker, outcome.target_position, aid)
+        legs.append(_leg(message, record, ctx, aid, outcome, book.snapshot_version, env,
+                         ticker=outcome.ticker))
+        ctx.apply(row, outcome, aid)
     if not legs:
         aid = action_id_for(message.decision_id)
         legs.append(_refused(message, record, ctx, aid, "FORCED_DERISK", "NOTHING_TO_CUT",
@@ -139,7 +140,7 @@ def _common(message, record: InRecord, ctx: BatchContext, aid: str, ticker: str)
     }
 
 
-def _leg(message, record, ctx, aid, outcome, portfolio: Portfolio, env: Environment,
+def _leg(message, record, ctx, aid, outcome, snapshot_version: int, env: Environment,
          ticker: str | None = None) -> Leg:
     ticker = ticker or message.ticker
     common = _common(message, record, ctx, aid, ticker)
@@ -152,7 +153,7 @@ def _leg(message, record, ctx, aid, outcome, portfolio: Portfolio, env: Environm
         "approved_position": outcome.approved_position,
         "max_passing_position": outcome.max_passing_position,
         "details_json": outcome.details(), "profile": env.profile,
-        "config_version": env.config_version, "snapshot_version": portfolio.snapshot_version,
+        "config_version": env.config_version, "snapshot_version": snapshot_version,
         "market_version": market.version if market is not None else -1,
         "emergency_version": env.emergency_version,
         "source_partition": record.partition, "source_offset": record.offset,

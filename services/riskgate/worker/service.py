@@ -43,7 +43,11 @@ class WorkerService:
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self.s = settings
         self.clock = clock
-        self.world = GlobalState()
+        self.world = GlobalState(
+            snapshot_ttl_s=settings.snapshot_ttl_s, max_decision_age_s=settings.max_decision_age_s,
+            max_snapshot_age_s=settings.max_snapshot_age_s, max_price_age_s=settings.max_price_age_s,
+            max_emergency_age_s=settings.max_emergency_age_s,
+        )
         self.pool: asyncpg.Pool | None = None
         self.loop: DecisionLoop | None = None
         self.reader: CompactedReader | None = None
@@ -148,7 +152,6 @@ class WorkerService:
                                   m.as_of.timestamp(), cut)
         after = next_emergency(before, proposed, m.rearm)
         self.world.emergency = after
-        self.world.config.invalidate()
         await self._store(db.record_emergency, m.event_id, m.version, m.level.value,
                           value.decode() if value else "{}")
         if after.level is EmergencyLevel.EMERGENCY and after.event_id != before.event_id:

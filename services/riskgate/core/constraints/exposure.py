@@ -11,37 +11,70 @@ from riskgate.core import reasons as r
 from riskgate.core.constraints.clamp import clamp, clamp_abs, gross_room, net_interval
 from riskgate.core.context import Context
 from riskgate.core.domain import Proposal
-from riskgate.core.verdict import CAPPED, DERISK_PASS, Verdict, bound, passed, rejected
+from riskgate.core.verdict import CAPPED, DERISK_PASS, OK, VerdictTuple, cut, rejected
 
 
-def _gross_cap(ctx: Context, excluded: float, cap: float, reason: str) -> Verdict:
+def _gross_cap(ctx: Context, excluded: float, cap: float, reason: str) -> VerdictTuple:
     equity = ctx.equity
     target = ctx.target
     value = (excluded + abs(target) * ctx.unit) / equity
     if value <= cap:
-        return passed(reason, cap, value)
+        return (OK, reason, cap, value, cap - value, None)
     room = gross_room(ctx.current, ctx.unit, excluded, cap * equity)
-    return bound(CAPPED, reason, cap, value, clamp_abs(target, room))
+    return cut(CAPPED, reason, cap, value, target, clamp_abs(target, room))
+
+
+def _group_cap(ctx: Context, aggregate: dict[str, float], key: str, old_key: str | None,
+               cap: float, reason: str) -> VerdictTuple:
+    excluded = aggregate.get(key, 0.0)
+    if key == old_key:
+        excluded -= ctx.old_abs
+    return _gross_cap(ctx, excluded, cap, reason)
 
 
 @dataclass(frozen=True, slots=True)
-class GroupCap:
-    """CAPPED so the gross exposure of this ticker's sector, country or cluster stays within
-    ``cap`` (``attribute`` names the MarketData field and the book aggregate)."""
+class SectorCap:
+    """CAPPED so the gross exposure of this ticker's sector stays within ``cap``."""
 
-    attribute: str
     cap: float
-    reason: str
 
-    def __call__(self, proposal: Proposal, ctx: Context) -> Verdict:
+    def __call__(self, proposal: Proposal, ctx: Context) -> VerdictTuple:
         if ctx.derisk:
             return DERISK_PASS
-        attribute = self.attribute
-        key = getattr(ctx.market, attribute)
         entry = ctx.old_entry
-        old_key = getattr(entry, attribute) if entry is not None else None
-        excluded = ctx.excluding(getattr(ctx.book, attribute), key, old_key)
-        return _gross_cap(ctx, excluded, self.cap, self.reason)
+        return _group_cap(ctx, ctx.book.sector, ctx.market.sector,
+                          entry.sector if entry is not None else None, self.cap, r.SECTOR_CAP)
+
+
+@dataclass(frozen=True, slots=True)
+class CountryCap:
+    """CAPPED so the gross exposure of this ticker's country stays within ``cap``."""
+
+    cap: float
+
+    def __call__(self, proposal: Proposal, ctx: Context) -> VerdictTuple:
+        if ctx.derisk:
+            return DERISK_PASS
+        entry = ctx.old_entry
+        return _group_cap(ctx, ctx.book.country, ctx.market.country,
+                          entry.country if entry is not None else None, self.cap,
+                          r.COUNTRY_CAP)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterCap:
+    """CAPPED so the gross exposure of this ticker's correlation cluster stays within
+    ``cap``."""
+
+    cap: float
+
+    def __call__(self, proposal: Proposal, ctx: Context) -> VerdictTuple:
+        if ctx.derisk:
+            return DERISK_PASS
+        entry = ctx.old_entry
+        return _group_cap(ctx, ctx.book.cluster, ctx.market.cluster,
+                          entry.cluster if entry is not None else None, self.cap,
+                          r.CLUSTER_CAP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,29 +83,29 @@ class FactorCap:
 
     caps: Mapping[str, float]
 
-    def __call__(self, proposal: Proposal, ctx: Context) -> Verdict:
+    def __call__(self, proposal: Proposal, ctx: Context) -> VerdictTuple:
         if ctx.derisk:
             return DERISK_PASS
-        old = dict(ctx.old_entry.factors) if ctx.old_entry is not None else {}
-        old_unit = ctx.old_entry.unit if ctx.old_entry is not None else 0.0
-        target, current, equity = ctx.target, ctx.current, ctx.equity
-        worst = passed(r.FACTOR_CAP, None, None)
-        for name, loading in ctx.market.factors:
+        market, entry = ctx.market, ctx.old_entry
+        factors = market.factors
+        old_unit = entry.unit if entry is not None else 0.0
+        old = entry.factors if entry is not None else ()
+        target = start = ctx.target
+        current, equity, book_factor = ctx.current, ctx.equity, ctx.book.factor
+        tight_cap = tight_value = None
+        for name, loading in factors:
             cap = self.caps.get(name)
             if cap is None or loading == 0.0:
                 continue
-            excluded = ctx.book.factor.get(name, 0.0) - current * old_unit * old.get(name, 0.0)
+            old_loading = loading if old is factors else dict(old).get(name, 0.0)
+            excluded = book_factor.get(name, 0.0) - current * old_unit * old_loading
             slope = loading * ctx.unit
-            value = abs(excluded + slope * target) / equity
-            if value <= cap:
-                if worst.limit is None or cap - value < worst.headroom:
-                    worst = passed(r.FACTOR_CAP, cap, value)
-                continue
-            lo, hi = net_interval(current, slope, excluded, cap * equity)
-            clamped = clamp(target, lo, hi)
-            if clamped != target:
-                return bound(CAPPED, r.FACTOR_CAP, cap, value, clamped)
-        return worst
+            value = abs(excluded + slope * start) / equity
+            # Intervals all contain the current position, so clamping in turn satisfies all.
+            target = clamp(target, *net_interval(current, slope, excluded, cap * equity))
+            if tight_cap is None or cap - value < tight_cap - tight_value:
+                tight_cap, tight_value = cap, value
+        return cut(CAPPED, r.FACTOR_CAP, tight_cap, tight_value, start, target)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +116,7 @@ class GrossExposureCap:
     cap: float
     reason: str = r.GROSS_EXPOSURE_CAP
 
-    def __call__(self, proposal: Proposal, ctx: Context) -> Verdict:
+    def __call__(self, proposal: Proposal, ctx: Context) -> VerdictTuple:
         if ctx.derisk:
             return DERISK_PASS
         return _gross_cap(ctx, ctx.book.gross - ctx.old_abs, self.cap, self.reason)
@@ -95,7 +128,7 @@ class NetExposureCap:
 
     cap: float
 
-    def __call__(self, proposal: Proposal, ctx: Context) -> Verdict:
+    def __call__(self, proposal: Proposal, ctx: Context) -> VerdictTuple:
         if ctx.derisk:
             return DERISK_PASS
         entry = ctx.old_entry
@@ -103,12 +136,9 @@ class NetExposureCap:
         excluded = ctx.book.net - (current * entry.unit if entry is not None else 0.0)
         value = abs(excluded + target * unit) / equity
         if value <= self.cap:
-            return passed(r.NET_EXPOSURE_CAP, self.cap, value)
+            return (OK, r.NET_EXPOSURE_CAP, self.cap, value, self.cap - value, None)
         lo, hi = net_interval(current, unit, excluded, self.cap * equity)
-        clamped = clamp(target, lo, hi)
-        if clamped == target:  # already beyond the cap, and not made worse
-            return passed(r.NET_EXPOSURE_CAP, self.cap, value)
-        return bound(CAPPED, r.NET_EXPOSURE_CAP, self.cap, value, clamped)
+        return cut(CAPPED, r.NET_EXPOSURE_CAP, self.cap, value, target, clamp(target, lo, hi))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +147,10 @@ class MaxOpenPositions:
 
     limit: int
 
-    def __call__(self, proposal: Proposal, ctx: Context) -> Verdict:
+    def __call__(self, proposal: Proposal, ctx: Context) -> VerdictTuple:
         count = ctx.book.open_count
         if ctx.current != 0.0 or ctx.target == 0.0:
-            return passed(r.MAX_OPEN_POSITIONS, self.limit, count)
+            return (OK, r.MAX_OPEN_POSITIONS, self.limit, count, self.limit - count, None)
         if count + 1 <= self.limit:
-            return passed(r.MAX_OPEN_POSITIONS, self.limit, count + 1)
+            return (OK, r.MAX_OPEN_POSITIONS, self.limit, count + 1, self.limit - count - 1, None)
         return rejected(r.MAX_OPEN_POSITIONS, self.limit, count + 1)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from riskgate.core import reasons as r
 from riskgate.core.calendar import trading_day_start
 from riskgate.core.context import Context
-from riskgate.core.domain import Proposal, TradingState, most_restrictive
-from riskgate.core.verdict import DERISK_PASS, Verdict, passed, rejected
+from riskgate.core.domain import Proposal, TradingState
+from riskgate.core.verdict import DERISK_PASS, OK, VerdictTuple, passed, rejected
 
 _ACTIVE = TradingState.ACTIVE
 _HALTED = TradingState.HALTED
@@ -24,7 +24,7 @@ def effective_state(proposal: Proposal, ctx: Context) -> TradingState:
     return env.trading_state(proposal.strategy_id, proposal.portfolio_id)
 
 
-def trading_state(proposal: Proposal, ctx: Context) -> Verdict:
+def trading_state(proposal: Proposal, ctx: Context) -> VerdictTuple:
     """REDUCING allows de-risking only; HALTED only verified de-risking (fresh inputs)."""
     state = effective_state(proposal, ctx)
     if state is _ACTIVE:
@@ -36,7 +36,7 @@ def trading_state(proposal: Proposal, ctx: Context) -> Verdict:
     return DERISK_PASS if ctx.derisk else rejected(r.TRADING_REDUCING)
 
 
-def emergency_state(proposal: Proposal, ctx: Context) -> Verdict:
+def emergency_state(proposal: Proposal, ctx: Context) -> VerdictTuple:
     """Under EMERGENCY only de-risking passes."""
     if not ctx.emergency:
         return _PASS_EMERGENCY
@@ -68,10 +68,10 @@ class DailyLossHalt:
 
     limit: float
 
-    def __call__(self, proposal: Proposal, ctx: Context) -> Verdict:
+    def __call__(self, proposal: Proposal, ctx: Context) -> VerdictTuple:
         loss = daily_loss_fraction(ctx)
-        if loss < self.limit:
-            return passed(r.DAILY_LOSS_LIMIT, self.limit, loss)
+        if loss < self.limit or loss <= 0.0:
+            return (OK, r.DAILY_LOSS_LIMIT, self.limit, loss, self.limit - loss, None)
         return DERISK_PASS if ctx.derisk else rejected(r.DAILY_LOSS_LIMIT, self.limit, loss)
 
 
@@ -82,12 +82,11 @@ class DrawdownHalt:
     limit: float
     reason: str = r.MAX_DRAWDOWN
 
-    def __call__(self, proposal: Proposal, ctx: Context) -> Verdict:
-        dd = drawdown(ctx)
-        if dd < self.limit:
-            return passed(self.reason, self.limit, dd)
+    def __call__(self, proposal: Proposal, ctx: Context) -> VerdictTuple:
+        book = ctx.book
+        peak = book.peak_equity
+        dd = (peak - book.equity) / peak if peak > 0 else 0.0
+        if dd < self.limit or dd <= 0.0:
+            return (OK, self.reason, self.limit, dd, self.limit - dd, None)
         return DERISK_PASS if ctx.derisk else rejected(self.reason, self.limit, dd)
 
-
-__all__ = ["DailyLossHalt", "DrawdownHalt", "emergency_state", "most_restrictive",
-           "trading_state"]

@@ -12,9 +12,10 @@ from riskgate.core.domain import Proposal
 from riskgate.core.sizing import trade_stop_distance
 from riskgate.core.verdict import (
     DERISK_PASS,
+    OK,
     SCALED_DOWN,
-    Verdict,
-    bound,
+    VerdictTuple,
+    cut,
     floor_verdict,
     passed,
     rejected,
@@ -29,7 +30,7 @@ class MinConfidence:
 
     minimum: float
 
-    def __call__(self, proposal: Proposal, ctx: Context) -> Verdict:
+    def __call__(self, proposal: Proposal, ctx: Context) -> VerdictTuple:
         if ctx.derisk:
             return DERISK_PASS
         return floor_verdict(r.MIN_CONFIDENCE, self.minimum, proposal.confidence)
@@ -43,13 +44,13 @@ class FatFinger:
 
     limit: float
 
-    def __call__(self, proposal: Proposal, ctx: Context) -> Verdict:
+    def __call__(self, proposal: Proposal, ctx: Context) -> VerdictTuple:
         if ctx.derisk:
             return DERISK_PASS
         delta = ctx.target - ctx.current
         notional = abs(delta) * ctx.unit
         if notional <= self.limit:
-            return passed(r.FAT_FINGER, self.limit, notional)
+            return (OK, r.FAT_FINGER, self.limit, notional, self.limit - notional, None)
         largest = ctx.current + math.copysign(self.limit / ctx.unit, delta)
         return rejected(r.FAT_FINGER, self.limit, notional, largest)
 
@@ -60,7 +61,7 @@ class PriceCollar:
 
     collar: float
 
-    def __call__(self, proposal: Proposal, ctx: Context) -> Verdict:
+    def __call__(self, proposal: Proposal, ctx: Context) -> VerdictTuple:
         reference = proposal.reference_price
         if reference is None:
             return passed(r.PRICE_COLLAR, self.collar, None)
@@ -69,7 +70,7 @@ class PriceCollar:
         price = ctx.market.price
         deviation = abs(reference - price) / price
         if deviation <= self.collar:
-            return passed(r.PRICE_COLLAR, self.collar, deviation)
+            return (OK, r.PRICE_COLLAR, self.collar, deviation, self.collar - deviation, None)
         return rejected(r.PRICE_COLLAR, self.collar, deviation)
 
 
@@ -79,16 +80,16 @@ class MaxSpread:
 
     max_bps: float
 
-    def __call__(self, proposal: Proposal, ctx: Context) -> Verdict:
+    def __call__(self, proposal: Proposal, ctx: Context) -> VerdictTuple:
         if ctx.derisk:
             return DERISK_PASS
         spread = ctx.market.spread_bps
         if spread <= self.max_bps:
-            return passed(r.MAX_SPREAD, self.max_bps, spread)
+            return (OK, r.MAX_SPREAD, self.max_bps, spread, self.max_bps - spread, None)
         return rejected(r.MAX_SPREAD, self.max_bps, spread)
 
 
-def protective_levels(proposal: Proposal, ctx: Context) -> Verdict:
+def protective_levels(proposal: Proposal, ctx: Context) -> VerdictTuple:
     """REJECTED when the proposal's stop or take-profit is on the wrong side of the price."""
     stop, take = proposal.stop_loss, proposal.take_profit
     if stop is None and take is None:
@@ -111,7 +112,7 @@ class MaxRiskPerTrade:
 
     limit: float
 
-    def __call__(self, proposal: Proposal, ctx: Context) -> Verdict:
+    def __call__(self, proposal: Proposal, ctx: Context) -> VerdictTuple:
         if ctx.derisk:
             return DERISK_PASS
         market = ctx.market
@@ -123,8 +124,8 @@ class MaxRiskPerTrade:
         equity = ctx.equity
         value = added * loss_per_unit / equity
         if value <= self.limit:
-            return passed(r.MAX_RISK_PER_TRADE, self.limit, value)
+            return (OK, r.MAX_RISK_PER_TRADE, self.limit, value, self.limit - value, None)
         room = self.limit * equity / loss_per_unit
         lo, hi = (-room, current + room) if current >= 0 else (current - room, room)
-        return bound(SCALED_DOWN, r.MAX_RISK_PER_TRADE, self.limit, value,
-                     clamp(target, lo, hi))
+        return cut(SCALED_DOWN, r.MAX_RISK_PER_TRADE, self.limit, value, target,
+                   clamp(target, lo, hi))

@@ -8,7 +8,7 @@ from riskgate.core import reasons as r
 from riskgate.core.constraints.clamp import clamp_abs, gross_room
 from riskgate.core.context import Context
 from riskgate.core.domain import Proposal
-from riskgate.core.verdict import CAPPED, DERISK_PASS, SCALED_DOWN, Verdict, bound, passed
+from riskgate.core.verdict import CAPPED, DERISK_PASS, OK, SCALED_DOWN, VerdictTuple, cut
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +18,7 @@ class PerNameCap:
     weight_cap: float | None
     notional_cap: float | None
 
-    def __call__(self, proposal: Proposal, ctx: Context) -> Verdict:
+    def __call__(self, proposal: Proposal, ctx: Context) -> VerdictTuple:
         if ctx.derisk:
             return DERISK_PASS
         size = abs(ctx.target) * ctx.unit
@@ -32,9 +32,9 @@ class PerNameCap:
         else:
             reason, limit, value, cap = r.PER_NAME_NOTIONAL_CAP, notional_cap, size, notional_cap
         if size <= cap:
-            return passed(reason, limit, value)
+            return (OK, reason, limit, value, limit - value, None)
         room = gross_room(ctx.current, ctx.unit, 0.0, cap)
-        return bound(CAPPED, reason, limit, value, clamp_abs(ctx.target, room))
+        return cut(CAPPED, reason, limit, value, ctx.target, clamp_abs(ctx.target, room))
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +43,15 @@ class PositionSizeCap:
 
     cap: float
 
-    def __call__(self, proposal: Proposal, ctx: Context) -> Verdict:
+    def __call__(self, proposal: Proposal, ctx: Context) -> VerdictTuple:
         if ctx.derisk:
             return DERISK_PASS
         size = abs(ctx.target) * ctx.unit
         if size <= self.cap:
-            return passed(r.POSITION_SIZE_CAP, self.cap, size)
+            return (OK, r.POSITION_SIZE_CAP, self.cap, size, self.cap - size, None)
         room = gross_room(ctx.current, ctx.unit, 0.0, self.cap)
-        return bound(CAPPED, r.POSITION_SIZE_CAP, self.cap, size, clamp_abs(ctx.target, room))
+        return cut(CAPPED, r.POSITION_SIZE_CAP, self.cap, size, ctx.target,
+                   clamp_abs(ctx.target, room))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +62,7 @@ class StrategyBudget:
 
     budget: float
 
-    def __call__(self, proposal: Proposal, ctx: Context) -> Verdict:
+    def __call__(self, proposal: Proposal, ctx: Context) -> VerdictTuple:
         if ctx.derisk:
             return DERISK_PASS
         book, strategy, ticker = ctx.book, proposal.strategy_id, proposal.ticker
@@ -71,7 +72,7 @@ class StrategyBudget:
         equity = ctx.equity
         value = (excluded + abs(ctx.target) * ctx.unit) / equity
         if value <= self.budget:
-            return passed(r.STRATEGY_BUDGET, self.budget, value)
+            return (OK, r.STRATEGY_BUDGET, self.budget, value, self.budget - value, None)
         room = gross_room(ctx.current, ctx.unit, excluded, self.budget * equity)
-        return bound(SCALED_DOWN, r.STRATEGY_BUDGET, self.budget, value,
-                     clamp_abs(ctx.target, room))
+        return cut(SCALED_DOWN, r.STRATEGY_BUDGET, self.budget, value, ctx.target,
+                   clamp_abs(ctx.target, room))
