@@ -45,12 +45,14 @@ class _Comparison:
         if key in self._seen:  # recursive schemas
             return
         self._seen.add(key)
-        where = path or "(root)"
-        self._compare_types(old, new, where)
-        self._compare_values(old, new, where)
-        self._compare_bounds(old, new, where)
+        self._compare_types(old, new, path or "(root)")
+        if _has_branches(old) or _has_branches(new):
+            # A union: pair its branches and compare each pair as a plain node.
+            self._compare_variants(old, new, path)
+            return
+        self._compare_values(old, new, path or "(root)")
+        self._compare_bounds(old, new, path or "(root)")
         self._compare_properties(old, new, path)
-        self._compare_variants(old, new, path)
         if isinstance(old.get("items"), dict) and isinstance(new.get("items"), dict):
             self.compare(old["items"], new["items"], f"{path}[]")
 
@@ -107,15 +109,18 @@ class _Comparison:
             self._variants(self.new_root, new),
         )
         for name, old_variant in old_variants.items():
-            if name not in new_variants:
-                self.problems.append(f"{path or '(root)'}: variant {name} removed")
-            elif old_variant is not old:
+            if name in new_variants:
                 self.compare(old_variant, new_variants[name], path or name)
+            elif "object" in self._types(self.old_root, old_variant):
+                # A removed scalar variant already shows as a changed type.
+                self.problems.append(f"{path or '(root)'}: variant {name} removed")
 
     def _variants(self, root: Schema, node: Schema) -> dict[str, Schema]:
+        """The branches of an anyOf/oneOf by name (a model's title, else its types); a node
+        without branches is its own single variant."""
         branches = node.get("anyOf", []) + node.get("oneOf", [])
         variants: dict[str, Schema] = {}
-        for branch in branches:
+        for branch in branches or [node]:
             resolved = _resolve(root, branch)
             types = self._types(root, resolved)
             name = resolved.get("title") if "object" in types else None
@@ -134,6 +139,10 @@ class _Comparison:
         for branch in node.get("anyOf", []) + node.get("oneOf", []):
             types |= self._types(root, branch)
         return types
+
+
+def _has_branches(node: Schema) -> bool:
+    return "anyOf" in node or "oneOf" in node
 
 
 def _resolve(root: Schema, node: Schema) -> Schema:

@@ -193,15 +193,18 @@ def write(out_dir: Path) -> list[str]:
     return changed
 
 
-def breaking_changes(out_dir: Path, ref: str | None) -> list[str]:
-    """Breaking changes of the models' schemas against the baseline at git ``ref`` (or on disk)."""
-    found = []
+def breaking_changes(out_dir: Path, ref: str | None) -> tuple[list[str], int]:
+    """Breaking changes of the models' schemas against the baseline at git ``ref`` (or on disk),
+    and how many schema files had a baseline to compare with."""
+    found: list[str] = []
+    compared = 0
     for topic in TOPICS:
         baseline = read_baseline(out_dir, schema_file(topic), ref)
         if baseline is not None:
+            compared += 1
             problems = compatibility_problems(baseline, topic_schema(topic))
             found.extend(f"{schema_file(topic)}: {problem}" for problem in problems)
-    return found
+    return found, compared
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -214,8 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--compat", metavar="REF", help="exit 1 on breaking changes since git REF")
     args = parser.parse_args(argv)
     if args.compat:
-        problems = breaking_changes(args.out, args.compat)
-        print("\n".join(problems) or f"no breaking changes since {args.compat}")
+        problems, compared = breaking_changes(args.out, args.compat)
+        print(f"compared {compared} of {len(TOPICS)} topic schemas with {args.compat}")
+        print("\n".join(problems) or "no breaking changes")
         return 1 if problems else 0
     if args.check:
         found = differences(args.out)

@@ -11,10 +11,13 @@ from typing import NamedTuple
 
 from riskgate.core import reasons as r
 from riskgate.core.constraints.exposure import (
+    ClusterCap,
+    CountryCap,
     FactorCap,
     GrossExposureCap,
     MaxOpenPositions,
     NetExposureCap,
+    SectorCap,
 )  # fmt: skip
 from riskgate.core.constraints.gates import (
     decision_age,

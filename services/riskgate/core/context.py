@@ -89,7 +89,9 @@ def build_context(proposal: Proposal, book: PortfolioBook, market: MarketData | 
                   env: Environment) -> Context:
     """The context for one decision, with limits tightened for emergency level and regime."""
     regime = market.regime if market is not None else None
-    limits = effective_limits(env.limits_for(proposal.strategy_id), env.emergency_level, regime)
+    overlays = env.strategy_limits
+    base = overlays.get(proposal.strategy_id, env.limits) if overlays else env.limits
+    limits = effective_limits(base, env.emergency_level, regime)
     return Context(proposal, book, market, env, limits)
 
 

@@ -96,10 +96,19 @@ class DeadLetterRow:
     payload: bytes
 
 
+def _jsonb_out(value: str | bytes) -> bytes:
+    # jsonb's binary form is a version byte (1) and the JSON text; callers pass encoded JSON.
+    return b"\x01" + (value if isinstance(value, bytes) else value.encode())
+
+
+def _jsonb_in(data: bytes) -> object:
+    return orjson.loads(data[1:])
+
+
 async def init_connection(conn: asyncpg.Connection) -> None:
-    """jsonb as text in and out: we encode with orjson ourselves."""
-    await conn.set_type_codec("jsonb", encoder=lambda v: v, decoder=orjson.loads,
-                              schema="pg_catalog", format="text")
+    """jsonb in binary form (so COPY works too), encoded and decoded with orjson."""
+    await conn.set_type_codec("jsonb", encoder=_jsonb_out, decoder=_jsonb_in,
+                              schema="pg_catalog", format="binary")
 
 
 async def lock_progress(conn: asyncpg.Connection, topic: str, partition: int) -> tuple[int, str | None]:

@@ -120,6 +120,9 @@ class DecisionLoop:
             await self._resync(tp)
         except PartitionHalted as exc:
             self._halt(tp, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug: keep the records, retry later, never skip
+            log.exception("batch_failed", partition=tp.partition)
+            self._back_off(tp, records[0].offset, self._state_backoff.next(), "unexpected", exc)
 
     def _back_off(self, tp: TopicPartition, offset: int, delay: float, kind: str, exc: Exception) -> None:
         metrics.RETRIES.labels(kind).inc()

@@ -79,7 +79,9 @@ class TestDecodeProposedAccepts:
 
     def test_target_weight_alone_is_accepted(self) -> None:
         """A proposal with only target_weight is valid."""
-        decoded = decode_proposed(proposal(target_quantity=DROP, target_weight=-0.05), max_bytes=MAX)
+        decoded = decode_proposed(
+            proposal(target_quantity=DROP, target_weight=-0.05), max_bytes=MAX
+        )
 
         assert isinstance(decoded, ProposedDecision)
         assert decoded.target_weight == -0.05
@@ -93,7 +95,9 @@ class TestDecodeProposedAccepts:
 
     def test_escaped_forced_kind_is_still_a_command(self) -> None:
         """The kind is read from the JSON value, not guessed from the raw bytes alone."""
-        value = raw(EXAMPLES["ForcedDeriskCommand"]).replace(b"FORCED_DERISK", b"FORCED\\u005fDERISK")
+        value = raw(EXAMPLES["ForcedDeriskCommand"]).replace(
+            b"FORCED_DERISK", b"FORCED\\u005fDERISK"
+        )
 
         assert isinstance(decode_proposed(value, max_bytes=MAX), ForcedDeriskCommand)
 
@@ -154,7 +158,9 @@ class TestDecodeProposedRefuses:
         refused = refusal(proposal(target_quantity="150"))
 
         assert refused.code == ErrorCode.SCHEMA_INVALID
-        assert refused.reason == 'target_quantity: Input should be a valid number (got string "150")'
+        assert (
+            refused.reason == 'target_quantity: Input should be a valid number (got string "150")'
+        )
 
     @pytest.mark.parametrize(
         ("field", "value"),
@@ -194,7 +200,10 @@ class TestDecodeProposedRefuses:
 
     def test_overflowing_number_is_non_finite(self) -> None:
         """A number too large for a double is NON_FINITE, like Infinity."""
-        assert refusal(proposal(target_quantity=5).replace(b": 5,", b": 1e400,")).code == ErrorCode.NON_FINITE
+        assert (
+            refusal(proposal(target_quantity=5).replace(b": 5,", b": 1e400,")).code
+            == ErrorCode.NON_FINITE
+        )
 
     @pytest.mark.parametrize(
         "changes",
@@ -216,10 +225,14 @@ class TestDecodeProposedRefuses:
         assert refused.code == ErrorCode.SCHEMA_INVALID
         assert refused.reason.startswith(f"{field}: Input should be greater than 0")
 
-    @pytest.mark.parametrize(("field", "value"), [("confidence", 1.01), ("confidence", -0.1), ("target_weight", 10.5)])
+    @pytest.mark.parametrize(
+        ("field", "value"), [("confidence", 1.01), ("confidence", -0.1), ("target_weight", 10.5)]
+    )
     def test_value_out_of_range_is_schema_invalid(self, field: str, value: float) -> None:
         """Confidence outside [0, 1] and a weight outside [-10, 10] are refused."""
-        changes = {field: value, "target_quantity": DROP} if field == "target_weight" else {field: value}
+        changes = (
+            {field: value, "target_quantity": DROP} if field == "target_weight" else {field: value}
+        )
 
         refused = refusal(proposal(**changes))
 
@@ -266,7 +279,9 @@ class TestDecodeProposedRefuses:
 
         assert caught.value.code == ErrorCode.OVERSIZE
 
-    @pytest.mark.parametrize("stamp", ["2026-11-22T14:30:00", "2026-11-22T14:30:00.250", "2026-11-22"])
+    @pytest.mark.parametrize(
+        "stamp", ["2026-11-22T14:30:00", "2026-11-22T14:30:00.250", "2026-11-22"]
+    )
     def test_timestamp_without_offset_is_refused(self, stamp: str) -> None:
         """A created_at without an offset is SCHEMA_INVALID."""
         refused = refusal(proposal(created_at=stamp))
@@ -279,7 +294,9 @@ class TestDecodeProposedRefuses:
         refused = refusal(proposal(target_weight=0.1))
 
         assert refused.code == ErrorCode.SCHEMA_INVALID
-        assert refused.reason == "target_quantity, target_weight: exactly one is required (got both)"
+        assert (
+            refused.reason == "target_quantity, target_weight: exactly one is required (got both)"
+        )
 
     def test_neither_target_is_refused(self) -> None:
         """Sending neither target is SCHEMA_INVALID."""
@@ -332,12 +349,26 @@ class TestDecodeOtherTopics:
 
     def test_market_defaults_are_applied(self) -> None:
         """Optional market fields take the documented defaults."""
-        body = {k: v for k, v in EXAMPLES["MarketMetrics"].items() if k in {"schema_version", "ticker", "version", "as_of", "price", "adv", "spread_bps"}}
+        body = {
+            k: v
+            for k, v in EXAMPLES["MarketMetrics"].items()
+            if k in {"schema_version", "ticker", "version", "as_of", "price", "adv", "spread_bps"}
+        }
 
         decoded = decode(MarketMetrics, raw(body), max_bytes=MAX)
 
-        assert (decoded.tick_size, decoded.lot_size, decoded.multiplier, decoded.fx_to_base) == (0.01, 1, 1, 1)
-        assert (decoded.currency, decoded.sector, decoded.country, decoded.cluster) == ("USD", "UNKNOWN", "UNKNOWN", "UNKNOWN")
+        assert (decoded.tick_size, decoded.lot_size, decoded.multiplier, decoded.fx_to_base) == (
+            0.01,
+            1,
+            1,
+            1,
+        )
+        assert (decoded.currency, decoded.sector, decoded.country, decoded.cluster) == (
+            "USD",
+            "UNKNOWN",
+            "UNKNOWN",
+            "UNKNOWN",
+        )
         assert decoded.regime is None and decoded.factors == {}
 
     def test_unknown_enum_value_is_refused(self) -> None:
@@ -345,23 +376,37 @@ class TestDecodeOtherTopics:
         refused = refusal(raw(message("BlackSwanState", level="PANIC")), BlackSwanState)
 
         assert refused.code == ErrorCode.SCHEMA_INVALID
-        assert refused.reason.startswith("level: Input should be 'NORMAL', 'ELEVATED' or 'EMERGENCY'")
+        assert refused.reason.startswith(
+            "level: Input should be 'NORMAL', 'ELEVATED' or 'EMERGENCY'"
+        )
 
     def test_unknown_regime_is_refused(self) -> None:
         """A regime outside the enum is SCHEMA_INVALID."""
-        assert refusal(raw(message("MarketMetrics", regime="BULL")), MarketMetrics).code == ErrorCode.SCHEMA_INVALID
+        assert (
+            refusal(raw(message("MarketMetrics", regime="BULL")), MarketMetrics).code
+            == ErrorCode.SCHEMA_INVALID
+        )
 
     def test_factor_loading_as_string_is_refused(self) -> None:
         """Factor loadings are numbers; the reason names the factor."""
-        refused = refusal(raw(message("MarketMetrics", factors={"momentum": "high"})), MarketMetrics)
+        refused = refusal(
+            raw(message("MarketMetrics", factors={"momentum": "high"})), MarketMetrics
+        )
 
         assert refused.reason.startswith("factors.momentum: ")
 
     def test_nested_unknown_fields_are_counted_with_their_path(self) -> None:
         """Unknown fields inside snapshot positions are listed with their index."""
-        positions = [{"ticker": "AAPL", "quantity": 1, "venue": "XNAS"}, {"ticker": "MSFT", "quantity": 2}]
+        positions = [
+            {"ticker": "AAPL", "quantity": 1, "venue": "XNAS"},
+            {"ticker": "MSFT", "quantity": 2},
+        ]
 
-        decoded = decode(PortfolioSnapshot, raw(message("PortfolioSnapshot", positions=positions, desk="eq")), max_bytes=MAX)
+        decoded = decode(
+            PortfolioSnapshot,
+            raw(message("PortfolioSnapshot", positions=positions, desk="eq")),
+            max_bytes=MAX,
+        )
 
         assert unknown_fields(decoded) == ["desk", "positions[0].venue"]
 
@@ -384,11 +429,17 @@ class TestDecodeOtherTopics:
     def test_negative_snapshot_version_is_refused(self) -> None:
         """Versions are integers >= 0, never floats."""
         for version in (-1, 3.0):
-            assert refusal(raw(message("PortfolioSnapshot", version=version)), PortfolioSnapshot).code == ErrorCode.SCHEMA_INVALID
+            assert (
+                refusal(raw(message("PortfolioSnapshot", version=version)), PortfolioSnapshot).code
+                == ErrorCode.SCHEMA_INVALID
+            )
 
     def test_black_swan_rearm_must_be_boolean(self) -> None:
         """``rearm`` is a JSON boolean; 1 is not true."""
-        assert refusal(raw(message("BlackSwanState", rearm=1)), BlackSwanState).code == ErrorCode.SCHEMA_INVALID
+        assert (
+            refusal(raw(message("BlackSwanState", rearm=1)), BlackSwanState).code
+            == ErrorCode.SCHEMA_INVALID
+        )
 
     @pytest.mark.parametrize(
         ("scope", "scope_id"),
@@ -403,7 +454,11 @@ class TestDecodeOtherTopics:
     def test_config_key_follows_scope(self) -> None:
         """A config record knows the key it belongs under."""
         strategy = decode(RiskConfigEvent, raw(EXAMPLES["RiskConfigEvent"]), max_bytes=MAX)
-        world = decode(RiskConfigEvent, raw(message("RiskConfigEvent", scope="GLOBAL", scope_id=DROP)), max_bytes=MAX)
+        world = decode(
+            RiskConfigEvent,
+            raw(message("RiskConfigEvent", scope="GLOBAL", scope_id=DROP)),
+            max_bytes=MAX,
+        )
 
         assert strategy.record_key() == "strategy:momentum-v3"
         assert world.record_key() == "global"

@@ -29,7 +29,12 @@ def _group_cap(ctx: Context, aggregate: dict[str, float], key: str, old_key: str
     excluded = aggregate.get(key, 0.0)
     if key == old_key:
         excluded -= ctx.old_abs
-    return _gross_cap(ctx, excluded, cap, reason)
+    equity = ctx.equity
+    value = (excluded + abs(ctx.target) * ctx.unit) / equity
+    if value <= cap:
+        return (OK, reason, cap, value, cap - value, None)
+    room = gross_room(ctx.current, ctx.unit, excluded, cap * equity)
+    return cut(CAPPED, reason, cap, value, ctx.target, clamp_abs(ctx.target, room))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +106,9 @@ class FactorCap:
             excluded = book_factor.get(name, 0.0) - current * old_unit * old_loading
             slope = loading * ctx.unit
             value = abs(excluded + slope * start) / equity
-            # Intervals all contain the current position, so clamping in turn satisfies all.
-            target = clamp(target, *net_interval(current, slope, excluded, cap * equity))
+            if value > cap:
+                # Every interval contains the current position: clamping in turn meets all.
+                target = clamp(target, *net_interval(current, slope, excluded, cap * equity))
             if tight_cap is None or cap - value < tight_cap - tight_value:
                 tight_cap, tight_value = cap, value
         return cut(CAPPED, r.FACTOR_CAP, tight_cap, tight_value, start, target)

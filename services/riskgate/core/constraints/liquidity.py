@@ -54,7 +54,10 @@ def lot_rounding(proposal: Proposal, ctx: Context) -> VerdictTuple:
     if target == 0.0 or delta == 0.0:
         return _PASS_LOT
     lot = ctx.market.lot_size
-    lots = math.floor(abs(delta) / lot + 1e-9)
+    exact = abs(delta) / lot
+    if exact.is_integer():
+        return _PASS_LOT
+    lots = math.floor(exact + 1e-9)
     rounded = current + math.copysign(lots * lot, delta)
     if abs(rounded - target) <= 1e-9 * max(1.0, abs(target)):
         return _PASS_LOT

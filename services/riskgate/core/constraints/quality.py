@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from math import ceil
 
 from riskgate.core import reasons as r
 from riskgate.core.constraints.clamp import clamp
 from riskgate.core.context import Context
 from riskgate.core.domain import Proposal
-from riskgate.core.sizing import trade_stop_distance
 from riskgate.core.verdict import (
     DERISK_PASS,
     OK,
@@ -108,7 +108,8 @@ def protective_levels(proposal: Proposal, ctx: Context) -> VerdictTuple:
 @dataclass(frozen=True, slots=True)
 class MaxRiskPerTrade:
     """SCALED_DOWN so the loss at the stop on the added exposure is at most ``limit`` of
-    equity. The stop is the proposal's, else k x ATR, else the 2% base."""
+    equity. The stop is the proposal's, else k x ATR, else the 2% base (as in
+    ``sizing.trade_stop_distance``)."""
 
     limit: float
 
@@ -116,8 +117,16 @@ class MaxRiskPerTrade:
         if ctx.derisk:
             return DERISK_PASS
         market = ctx.market
-        loss_per_unit = trade_stop_distance(proposal, market, ctx.limits) * (
-            market.multiplier * market.fx_to_base)
+        stop, price, tick = proposal.stop_loss, market.price, market.tick_size
+        if stop is not None:
+            distance = abs(price - stop)
+        elif market.atr is not None:
+            distance = ctx.limits.stop_atr_multiple * market.atr
+        else:
+            distance = ctx.limits.base_stop_pct * price
+        # Whole ticks, rounded up, so the loss at the stop is never understated.
+        loss_per_unit = ceil(distance / tick - 1e-9) * tick * market.multiplier * (
+            market.fx_to_base)
         target, current = ctx.target, ctx.current
         same_side = target * current > 0
         added = abs(target) - abs(current) if same_side else abs(target)

@@ -1,0 +1,190 @@
+"""Backward compatibility of the models' schemas against the committed baseline."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import create_model
+
+from riskgate.contracts import TargetPosition
+from riskgate.contracts.evolution import compatibility_problems, read_baseline
+from riskgate.contracts.export import schema_file, topic_schema
+from riskgate.contracts.topics import TOPICS, TopicContract
+
+pytestmark = pytest.mark.unit
+
+SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
+# CI sets this to the target branch (e.g. origin/main); locally HEAD, else the files on disk.
+BASELINE_REF = os.environ.get("RISKGATE_SCHEMA_BASELINE_REF", "HEAD")
+
+
+def baseline(name: str) -> dict[str, Any]:
+    found = read_baseline(SCHEMAS, name, BASELINE_REF) or read_baseline(SCHEMAS, name)
+    assert found is not None, f"no baseline for {name}"
+    return found
+
+
+def proposal_schema() -> dict[str, Any]:
+    return copy.deepcopy(baseline("decisions.proposed.schema.json"))
+
+
+def proposal_def(schema: dict[str, Any]) -> dict[str, Any]:
+    return schema["$defs"]["ProposedDecision"]
+
+
+class TestAgainstCommittedBaseline:
+    @pytest.mark.parametrize("topic", TOPICS, ids=lambda topic: topic.address)
+    def test_models_are_compatible_with_the_baseline(self, topic: TopicContract) -> None:
+        """The models' current schema breaks nothing in the committed one."""
+        assert compatibility_problems(baseline(schema_file(topic)), topic_schema(topic)) == []
+
+
+class TestCompatibilityRules:
+    def test_identical_schemas_have_no_problems(self) -> None:
+        """A schema is compatible with itself."""
+        assert compatibility_problems(proposal_schema(), proposal_schema()) == []
+
+    def test_removed_field_is_a_problem(self) -> None:
+        """Removing a property is reported with its path."""
+        new = proposal_schema()
+        del proposal_def(new)["properties"]["horizon"]
+
+        assert compatibility_problems(proposal_schema(), new) == [
+            "ProposedDecision.horizon: removed"
+        ]
+
+    def test_retyped_field_is_a_problem(self) -> None:
+        """Changing a property's type is reported."""
+        new = proposal_schema()
+        proposal_def(new)["properties"]["confidence"] = {"type": "string"}
+
+        problems = compatibility_problems(proposal_schema(), new)
+
+        assert any(
+            p.startswith("ProposedDecision.confidence: type changed from number to string")
+            for p in problems
+        )
+
+    def test_newly_required_field_is_a_problem(self) -> None:
+        """Adding a required property is reported."""
+        new = proposal_schema()
+        proposal_def(new)["properties"]["venue"] = {"type": "string"}
+        proposal_def(new)["required"].append("venue")
+
+        assert compatibility_problems(proposal_schema(), new) == [
+            "ProposedDecision.venue: newly required"
+        ]
+
+    def test_optional_field_becoming_required_is_a_problem(self) -> None:
+        """Making an existing optional property required is reported."""
+        new = proposal_schema()
+        proposal_def(new)["required"].append("horizon")
+
+        assert compatibility_problems(proposal_schema(), new) == [
+            "ProposedDecision.horizon: newly required"
+        ]
+
+    def test_narrowed_enum_is_a_problem(self) -> None:
+        """Removing an enum value is reported, adding one is not."""
+        old = copy.deepcopy(baseline("risk.actions.schema.json"))
+        narrowed, widened = copy.deepcopy(old), copy.deepcopy(old)
+        narrowed["$defs"]["ActionType"]["enum"].remove("DUPLICATE")
+        widened["$defs"]["ActionType"]["enum"].append("DEFERRED")
+
+        assert compatibility_problems(old, narrowed) == [
+            'action_type: enum narrowed, removed "DUPLICATE"'
+        ]
+        assert compatibility_problems(old, widened) == []
+
+    def test_narrowed_range_is_a_problem(self) -> None:
+        """Tightening a bound is reported, loosening it is not."""
+        tighter, looser = proposal_schema(), proposal_schema()
+        proposal_def(tighter)["properties"]["confidence"]["maximum"] = 0.5
+        del proposal_def(looser)["properties"]["confidence"]["maximum"]
+
+        assert compatibility_problems(proposal_schema(), tighter) == [
+            "ProposedDecision.confidence: maximum narrowed to 0.5"
+        ]
+        assert compatibility_problems(proposal_schema(), looser) == []
+
+    def test_refusing_unknown_properties_is_a_problem(self) -> None:
+        """An input that starts refusing unknown fields breaks tolerant producers."""
+        new = proposal_schema()
+        proposal_def(new)["additionalProperties"] = False
+
+        assert compatibility_problems(proposal_schema(), new) == [
+            "ProposedDecision: unknown properties now refused"
+        ]
+
+    def test_removed_variant_is_a_problem(self) -> None:
+        """Dropping one kind of the decisions.proposed oneOf is reported."""
+        new = proposal_schema()
+        new["oneOf"] = new["oneOf"][:1]
+
+        assert compatibility_problems(proposal_schema(), new) == [
+            "(root): variant ForcedDeriskCommand removed"
+        ]
+
+    def test_change_inside_an_optional_object_is_a_problem(self) -> None:
+        """A field removed from a nullable nested object (the black swan SOP) is reported."""
+        old = copy.deepcopy(baseline("risk.black_swan_state.schema.json"))
+        new = copy.deepcopy(old)
+        del new["$defs"]["DeriskSop"]["properties"]["order"]
+
+        assert compatibility_problems(old, new) == ["sop.order: removed"]
+
+    def test_dropping_null_from_a_field_is_a_problem(self) -> None:
+        """An optional field that stops accepting null has changed type."""
+        old = copy.deepcopy(baseline("portfolio.snapshots.schema.json"))
+        new = copy.deepcopy(old)
+        new["properties"]["nav"] = {"type": "number", "exclusiveMinimum": 0}
+
+        assert compatibility_problems(old, new) == ["nav: type changed from null|number to number"]
+
+    def test_adding_an_optional_field_is_fine(self) -> None:
+        """A new optional property is a minor change."""
+        new = proposal_schema()
+        proposal_def(new)["properties"]["venue"] = {"type": "string"}
+
+        assert compatibility_problems(proposal_schema(), new) == []
+
+    def test_bumping_the_major_clears_every_problem(self) -> None:
+        """With x-schema-major raised, breaking changes are allowed."""
+        new = proposal_schema()
+        del proposal_def(new)["properties"]["horizon"]
+        proposal_def(new)["properties"]["confidence"] = {"type": "string"}
+        proposal_def(new)["required"].append("venue")
+        assert compatibility_problems(proposal_schema(), new) != []
+
+        new["x-schema-major"] = 2
+
+        assert compatibility_problems(proposal_schema(), new) == []
+
+    def test_lowering_the_major_is_a_problem(self) -> None:
+        """The major version never goes down."""
+        old = proposal_schema()
+        old["x-schema-major"] = 2
+
+        assert compatibility_problems(old, proposal_schema()) == [
+            "x-schema-major went down from 2 to 1"
+        ]
+
+    def test_a_retyped_model_field_is_caught_end_to_end(self) -> None:
+        """Changing a model field's type shows up when its generated schema is compared."""
+        retyped = create_model("TargetPosition", __base__=TargetPosition, priority=(str, ...))
+        targets = next(topic for topic in TOPICS if topic.setting == "targets")
+        changed = TopicContract(
+            setting=targets.setting,
+            summary=targets.summary,
+            key=targets.key,
+            cleanup=targets.cleanup,
+            sends=(retyped,),
+        )
+
+        problems = compatibility_problems(baseline(schema_file(targets)), topic_schema(changed))
+
+        assert problems == ["priority: type changed from integer to string"]

@@ -1,0 +1,219 @@
+"""Output models and ``encode``: strict, complete, and round-trippable."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from pydantic import ValidationError
+
+from riskgate.contracts import (
+    SCHEMA_MAJOR,
+    SCHEMA_VERSION,
+    ActionType,
+    DeadLetter,
+    ErrorCode,
+    ProfileName,
+    RiskAction,
+    TargetPosition,
+    decode,
+    derisk_decision_id,
+    encode,
+)
+from riskgate.contracts.outputs import MAX_ERROR_CHARS
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 11, 22, 14, 30, 0, 400_000, tzinfo=UTC)
+ACTION_ID = uuid.uuid5(uuid.UUID("6f3c2a1e-5b1d-4c7e-9a51-7269736b6761"), "dec-1")
+
+
+def target(**changes: object) -> TargetPosition:
+    fields: dict[str, object] = {
+        "action_id": ACTION_ID,
+        "decision_id": "dec-1",
+        "portfolio_id": "pf-1",
+        "strategy_id": "momentum-v3",
+        "ticker": "AAPL",
+        "target_position": 120.0,
+        "delta_position": 20.0,
+        "target_notional": 22_488.0,
+        "target_weight": 0.0225,
+        "priority": 2,
+        "action_type": ActionType.CAPPED,
+        "risk_reasoning_summary": "CAPPED by PER_NAME_WEIGHT",
+        "timestamp": NOW,
+        "decision_created_at": NOW - timedelta(milliseconds=150),
+    }
+    fields.update(changes)
+    return TargetPosition(**fields)
+
+
+def action(**changes: object) -> RiskAction:
+    fields: dict[str, object] = {
+        "action_id": ACTION_ID,
+        "decision_id": "dec-1",
+        "portfolio_id": "pf-1",
+        "strategy_id": "momentum-v3",
+        "ticker": "AAPL",
+        "timestamp": NOW,
+        "action_type": ActionType.OK,
+        "reason_codes": (),
+        "risk_reasoning_summary": "OK",
+        "proposed_position": 10.0,
+        "approved_position": 10.0,
+        "max_passing_position": None,
+        "details_json": {"verdicts": [], "market": {"price": 187.4}},
+        "config_version": 3,
+        "snapshot_version": -1,
+        "market_version": 8,
+        "emergency_version": -1,
+        "profile": ProfileName.NORMAL,
+        "source_partition": 0,
+        "source_offset": 41,
+    }
+    fields.update(changes)
+    return RiskAction(**fields)
+
+
+class TestOutputs:
+    def test_target_round_trips_through_encode(self) -> None:
+        """An encoded target decodes back to an equal target."""
+        original = target()
+
+        assert decode(TargetPosition, encode(original), max_bytes=65_536) == original
+
+    def test_encoded_output_carries_version_and_identity(self) -> None:
+        """Every output is written with schema_version and the decision's identity."""
+        body = json.loads(encode(action()))
+
+        assert body["schema_version"] == SCHEMA_VERSION
+        assert body["action_id"] == str(ACTION_ID)
+        assert {"decision_id", "portfolio_id", "strategy_id", "ticker"} <= body.keys()
+        assert body["max_passing_position"] is None
+
+    def test_encoded_timestamps_keep_their_offset(self) -> None:
+        """A timestamp is written as RFC 3339 with an offset."""
+        stamp = json.loads(encode(target(timestamp=NOW.astimezone(timezone(timedelta(hours=1))))))[
+            "timestamp"
+        ]
+
+        assert datetime.fromisoformat(stamp) == NOW
+
+    def test_outputs_refuse_unknown_fields(self) -> None:
+        """Outputs forbid fields the contract does not define."""
+        with pytest.raises(ValidationError):
+            target(venue="XNAS")
+
+    def test_outputs_refuse_non_finite_numbers(self) -> None:
+        """An output never carries NaN, not even inside details_json."""
+        with pytest.raises(ValidationError):
+            target(target_position=float("nan"))
+        with pytest.raises(ValidationError, match="details_json.market.price"):
+            action(details_json={"market": {"price": float("inf")}})
+
+    def test_action_type_is_a_closed_set(self) -> None:
+        """The action types are exactly the documented seven."""
+        assert {a.value for a in ActionType} == {
+            "OK",
+            "CAPPED",
+            "SCALED_DOWN",
+            "REJECTED",
+            "FORCED_DERISK",
+            "EXPIRED",
+            "DUPLICATE",
+        }
+
+    def test_outputs_refuse_naive_timestamps(self) -> None:
+        """A processing time without a time zone is refused."""
+        with pytest.raises(ValidationError):
+            target(timestamp=datetime(2026, 11, 22, 14, 30))
+
+    def test_priority_is_non_negative(self) -> None:
+        """A negative priority band is refused."""
+        with pytest.raises(ValidationError):
+            target(priority=-1)
+
+    def test_input_versions_allow_minus_one_only_below_zero(self) -> None:
+        """-1 marks an absent input; anything lower is refused."""
+        assert action(config_version=-1).config_version == -1
+        with pytest.raises(ValidationError):
+            action(config_version=-2)
+
+
+class TestDeadLetter:
+    def test_for_record_encodes_raw_bytes(self) -> None:
+        """The envelope carries the raw key and value as base64, and null for a missing key."""
+        letter = DeadLetter.for_record(
+            code="NOT_UTF8",
+            reason="byte 0 is not valid UTF-8",
+            source_topic="decisions.proposed",
+            partition=3,
+            offset=9,
+            key=None,
+            value=b"\xff\x00",
+            received_at=NOW,
+        )
+
+        body = json.loads(encode(letter))
+
+        assert body["error_code"] == "NOT_UTF8"
+        assert body["key_b64"] is None
+        assert base64.b64decode(body["value_b64"]) == b"\xff\x00"
+        assert body["schema_version"] == SCHEMA_VERSION
+
+    def test_long_reason_is_cut(self) -> None:
+        """A reason longer than the limit is cut instead of refusing the envelope."""
+        letter = DeadLetter.for_record(
+            code="SCHEMA_INVALID",
+            reason="x" * 5000,
+            source_topic="decisions.proposed",
+            partition=0,
+            offset=0,
+            key=b"pf-1",
+            value=b"{}",
+            received_at=NOW,
+        )
+
+        assert len(letter.error) == MAX_ERROR_CHARS
+
+    def test_unknown_error_code_is_refused(self) -> None:
+        """Only the documented error codes go on the DLQ."""
+        with pytest.raises(ValueError):
+            DeadLetter.for_record(
+                code="OOPS",
+                reason="",
+                source_topic="decisions.proposed",
+                partition=0,
+                offset=0,
+                key=None,
+                value=None,
+                received_at=NOW,
+            )
+
+    def test_error_codes_are_the_documented_set(self) -> None:
+        """The DLQ codes are exactly those in docs/contracts.md."""
+        assert {code.value for code in ErrorCode} == {
+            "EMPTY",
+            "OVERSIZE",
+            "NOT_UTF8",
+            "NOT_JSON",
+            "NOT_OBJECT",
+            "UNSUPPORTED_VERSION",
+            "SCHEMA_INVALID",
+            "NON_FINITE",
+            "KEY_MISMATCH",
+        }
+
+
+class TestVersion:
+    def test_version_string_comes_from_the_major(self) -> None:
+        """The written schema_version is built from the one supported major."""
+        assert SCHEMA_VERSION.split(".")[0] == str(SCHEMA_MAJOR) == "1"
+
+    def test_derisk_decision_id_format(self) -> None:
+        """A de-risk decision_id is derived from the emergency event and the portfolio."""
+        assert derisk_decision_id("bs-1", "pf-1") == "derisk:bs-1:pf-1"
