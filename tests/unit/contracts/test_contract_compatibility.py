@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +13,17 @@ from riskgate.contracts import TargetPosition
 from riskgate.contracts.evolution import compatibility_problems, read_baseline
 from riskgate.contracts.export import schema_file, topic_schema
 from riskgate.contracts.topics import TOPICS, TopicContract
+from riskgate.contracts.versions import SCHEMA_MAJOR
 
 pytestmark = pytest.mark.unit
 
-SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
-# CI sets this to the target branch (e.g. origin/main); locally HEAD, else the files on disk.
-BASELINE_REF = os.environ.get("RISKGATE_SCHEMA_BASELINE_REF", "HEAD")
+# The frozen baseline of the current major version (schemas/baseline/README.md).
+BASELINE = Path(__file__).resolve().parents[3] / "schemas" / "baseline" / f"v{SCHEMA_MAJOR}"
 
 
 def baseline(name: str) -> dict[str, Any]:
-    found = read_baseline(SCHEMAS, name, BASELINE_REF) or read_baseline(SCHEMAS, name)
-    assert found is not None, f"no baseline for {name}"
+    found = read_baseline(BASELINE, name)
+    assert found is not None, f"no frozen baseline for {name} in {BASELINE}"
     return found
 
 
