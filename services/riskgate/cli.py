@@ -12,6 +12,8 @@ from riskgate.settings import Settings
 app = typer.Typer(help="riskgate: a streaming risk gate for trading pipelines.", no_args_is_help=True)
 topics_app = typer.Typer(help="Topic administration.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
+audit_app = typer.Typer(help="Audit queries over risk_actions and target_positions.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 
 @app.command()
@@ -49,6 +51,42 @@ def demo() -> None:
     from riskgate.demo import run_demo
 
     raise typer.Exit(asyncio.run(run_demo(Settings())))
+
+
+async def _audit(fn, *args):
+    import asyncpg
+
+    from riskgate.store.state import init_connection
+
+    conn = await asyncpg.connect(Settings().database_url)
+    await init_connection(conn)
+    try:
+        return await fn(conn, *args)
+    finally:
+        await conn.close()
+
+
+@audit_app.command("why")
+def audit_why(decision_id: str) -> None:
+    """Why was this decision cut: every action, its reasons and the versions it was decided under."""
+    from riskgate.store.audit import why
+
+    rows = asyncio.run(_audit(why, decision_id))
+    typer.echo(json.dumps(rows, indent=2, default=str))
+    if not rows:
+        raise typer.Exit(1)
+
+
+@audit_app.command("overrides")
+def audit_overrides(strategy: str, days: float = 7.0) -> None:
+    """How often risk overrode a strategy over the last ``days``, by reason."""
+    from datetime import UTC, datetime, timedelta
+
+    from riskgate.store.audit import overrides
+
+    until = datetime.now(UTC)
+    result = asyncio.run(_audit(overrides, strategy, until - timedelta(days=days), until))
+    typer.echo(json.dumps(result, indent=2, default=str))
 
 
 if __name__ == "__main__":

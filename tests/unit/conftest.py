@@ -1,16 +1,10 @@
-"""Unit tests: make the builders importable and keep hypothesis deterministic."""
+"""Unit tests of the core: make the builders importable whatever the import mode."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from hypothesis import HealthCheck, settings
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-settings.register_profile(
-    "riskgate-unit", derandomize=True, deadline=None, max_examples=200,
-    suppress_health_check=[HealthCheck.too_slow],
-)  # fmt: skip
-settings.load_profile("riskgate-unit")
+_HERE = str(Path(__file__).parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)

@@ -79,3 +79,19 @@ def run(p: Proposal, b: PortfolioBook | None = None, m: MarketData | None = None
     """assess() with defaults for what is not given."""
     return assess(p, b if b is not None else book(), m if m is not None else market(),
                   e if e is not None else env())
+
+
+def property_settings(max_examples: int = 150):
+    """Hypothesis settings for the core's properties: derandomised, no deadline."""
+    from hypothesis import HealthCheck, settings
+
+    return settings(derandomize=True, deadline=None, max_examples=max_examples,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+
+def verdict(constraint, p: Proposal, b: PortfolioBook | None = None,
+            m: MarketData | None = None, e: Environment | None = None):
+    """One constraint's verdict, as the named Verdict view."""
+    from riskgate.core import Verdict
+
+    return Verdict._make(constraint(p, context(p, b, m, e)))

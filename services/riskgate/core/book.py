@@ -105,7 +105,7 @@ class PortfolioBook:
             (self.unpriced.add if sign > 0 else self.unpriced.discard)(ticker)
             return
         notional = qty * entry.unit * sign
-        size = abs(notional)
+        size = abs(qty * entry.unit) * sign
         self.gross += size
         self.net += notional
         for agg, key in ((self.sector, entry.sector), (self.country, entry.country),

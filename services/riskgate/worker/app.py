@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from riskgate import metrics
@@ -77,7 +78,7 @@ class DecisionLoop:
     def request_stop(self) -> None:
         self._stopping.set()
 
-    async def run(self) -> None:
+    def _new_consumer(self) -> AIOKafkaConsumer:
         s = self._s
         consumer = AIOKafkaConsumer(
             bootstrap_servers=s.bootstrap_servers, group_id=s.group_id,
@@ -86,19 +87,45 @@ class DecisionLoop:
             session_timeout_ms=10_000, heartbeat_interval_ms=2_000, max_poll_interval_ms=300_000,
             fetch_max_wait_ms=s.batch_timeout_ms,
         )
-        self._consumer = consumer
         consumer.subscribe([s.topics.proposed], listener=_Rebalance(self))
-        await consumer.start()
+        return consumer
+
+    async def run(self) -> None:
+        s = self._s
+        consumer = await self._start_consumer()
+        self._consumer = consumer
         try:
             while not self._stopping.is_set():
                 self._resume_due()
-                batches = await consumer.getmany(timeout_ms=s.batch_timeout_ms, max_records=s.batch_max_records)
+                try:
+                    batches = await consumer.getmany(timeout_ms=s.batch_timeout_ms,
+                                                     max_records=s.batch_max_records)
+                except KafkaError as exc:  # the broker is restarting; aiokafka reconnects
+                    log.warning("poll_failed", error=str(exc))
+                    await asyncio.sleep(0.5)
+                    continue
                 if batches:
                     await asyncio.gather(*(self._one(tp, recs) for tp, recs in batches.items()))
         finally:
             await self.release(list(self._publishers))
             with contextlib.suppress(Exception):
                 await consumer.stop()
+
+    async def _start_consumer(self) -> AIOKafkaConsumer:
+        delay = Backoff()
+        while True:
+            consumer = self._new_consumer()
+            try:
+                await consumer.start()
+                return consumer
+            except KafkaError as exc:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+                if self._stopping.is_set():
+                    raise
+                wait = delay.next()
+                log.warning("consumer_start_failed", error=str(exc), delay_s=wait)
+                await asyncio.sleep(wait)
 
     async def _one(self, tp: TopicPartition, raw: list) -> None:
         publisher = self._publishers.get(tp)

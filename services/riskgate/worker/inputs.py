@@ -52,7 +52,14 @@ class CompactedReader:
             isolation_level="read_committed", auto_offset_reset="earliest",
         )
         await consumer.start()
+        try:
+            await self._assign(consumer)
+        except BaseException:
+            await consumer.stop()
+            raise
         self._consumer = consumer
+
+    async def _assign(self, consumer: AIOKafkaConsumer) -> None:
         tps = []
         for topic in self._appliers:
             parts = await self._partitions(consumer, topic)

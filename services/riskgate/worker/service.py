@@ -10,6 +10,7 @@ import asyncpg
 import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from riskgate import metrics
 from riskgate.contracts.decode import decode
@@ -25,7 +26,7 @@ from riskgate.settings import Settings
 from riskgate.store import state as db
 from riskgate.store.migrate import migrate
 from riskgate.worker import codec
-from riskgate.worker.app import DecisionLoop, install_signal_handlers
+from riskgate.worker.app import Backoff, DecisionLoop, install_signal_handlers
 from riskgate.worker.batch import BatchCommitter
 from riskgate.worker.emergency import issue_forced_derisk
 from riskgate.worker.globals import EmergencyState, GlobalState, next_emergency
@@ -69,20 +70,16 @@ class WorkerService:
         s = self.s
         if install_signals:
             install_signal_handlers(self.request_stop)
-        self.pool = await asyncpg.create_pool(s.database_url, min_size=1, max_size=s.partitions + 4,
-                                              init=db.init_connection, command_timeout=30)
         health = HealthServer(s.http_port, self.ready, lambda: not self._stopping.is_set())
         if s.http_port:
             await health.start()
-        async with self.pool.acquire() as conn:
-            await migrate(conn)
-        self._producer = AIOKafkaProducer(bootstrap_servers=s.bootstrap_servers, enable_idempotence=True)
-        await self._producer.start()
-        self.reader = CompactedReader(s.bootstrap_servers, {
-            s.topics.market: self._on_market, s.topics.black_swan: self._on_emergency,
-            s.topics.config: self._on_config, s.topics.snapshots: self._on_snapshot,
-        })
-        await self.reader.start()
+        # The broker or the database may be restarting: start-up waits for them, it never dies.
+        self.pool = await self._retry("database", lambda: asyncpg.create_pool(
+            s.database_url, min_size=1, max_size=s.partitions + 4, init=db.init_connection,
+            command_timeout=30))
+        await self._retry("migrations", self._migrate)
+        self._producer = await self._retry("producer", self._start_producer)
+        self.reader = await self._retry("compacted inputs", self._start_reader)
         reader_task = asyncio.create_task(self.reader.run(), name="compacted-reader")
         try:
             await self._wait_caught_up(reader_task)
@@ -95,12 +92,47 @@ class WorkerService:
             await self.loop.run()
         finally:
             metrics.READY.set(0)
-            self.reader.stop()
+            self.reader.stop()  # type: ignore[union-attr]
             reader_task.cancel()
             await asyncio.gather(reader_task, return_exceptions=True)
             await self._producer.stop()
             await health.stop()
             await self.pool.close()
+
+    async def _retry(self, what: str, start):
+        delay = Backoff(maximum=5.0)
+        while True:
+            try:
+                return await start()
+            except (*_DB_FAULTS, KafkaError) as exc:
+                if self._stopping.is_set():
+                    raise
+                wait = delay.next()
+                log.warning("startup_retry", step=what, error=str(exc), delay_s=wait)
+                await asyncio.sleep(wait)
+
+    async def _migrate(self) -> None:
+        assert self.pool is not None
+        async with self.pool.acquire() as conn:
+            await migrate(conn)
+
+    async def _start_producer(self) -> AIOKafkaProducer:
+        producer = AIOKafkaProducer(bootstrap_servers=self.s.bootstrap_servers, enable_idempotence=True)
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        return producer
+
+    async def _start_reader(self) -> CompactedReader:
+        s = self.s
+        reader = CompactedReader(s.bootstrap_servers, {
+            s.topics.market: self._on_market, s.topics.black_swan: self._on_emergency,
+            s.topics.config: self._on_config, s.topics.snapshots: self._on_snapshot,
+        })
+        await reader.start()
+        return reader
 
     async def _wait_caught_up(self, reader_task: asyncio.Task) -> None:
         assert self.reader is not None
