@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaProducer
 
 from riskgate.kafka.admin import create_topics
 from riskgate.settings import Settings, Topics
-from tests.chaos.verify import Expected, verify
+from tests.chaos.verify import Expected, stored_counts, verify
 from tests.support import builders as b
 from tests.support.kafka import collect
 
@@ -146,12 +146,48 @@ async def seed(s: Settings, plan: ChaosPlan, expected: Expected, now: float) -> 
         await producer.stop()
 
 
+class ReliableSender:
+    """Sends without waiting per record, then settles: a send lost to a broker restart is sent
+    again, so the harness itself never loses an input."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self._producer = producer
+        self._pending: list[tuple[asyncio.Future, str, bytes, bytes]] = []
+
+    async def send(self, topic: str, value: bytes, key: bytes) -> None:
+        future = await self._send(topic, value, key)
+        self._pending.append((future, topic, value, key))
+        if len(self._pending) >= 200:
+            await self.settle()
+
+    async def _send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future:
+        while True:
+            try:
+                return await self._producer.send(topic, value, key=key)
+            except Exception:  # noqa: BLE001 - the broker is restarting
+                await asyncio.sleep(0.5)
+
+    async def settle(self) -> None:
+        pending, self._pending = self._pending, []
+        for future, topic, value, key in pending:
+            try:
+                await future
+            except Exception:  # noqa: BLE001 - resend until the broker takes it
+                while True:
+                    try:
+                        await self._producer.send_and_wait(topic, value, key=key)
+                        break
+                    except Exception:  # noqa: BLE001
+                        await asyncio.sleep(0.5)
+
+
 async def produce_decisions(s: Settings, plan: ChaosPlan, expected: Expected, run: str) -> None:
     """Paced decisions, with a profile switch at 40% and an EMERGENCY at 60%."""
     rng = random.Random(plan.seed)
     producer = AIOKafkaProducer(bootstrap_servers=s.bootstrap_servers, enable_idempotence=True,
-                                linger_ms=5)
+                                linger_ms=5, request_timeout_ms=10_000)
     await producer.start()
+    sender = ReliableSender(producer)
     try:
         start = time.monotonic()
         for i in range(plan.decisions):
@@ -159,21 +195,21 @@ async def produce_decisions(s: Settings, plan: ChaosPlan, expected: Expected, ru
                 body = b.config(2, as_of=time.time(), profile="DEFENSIVE",
                                 limits={"gross_cap": 1.5, "per_name_weight_cap": 0.05, "position_size_cap": None})
                 expected.configs.append(body)
-                await producer.send(s.topics.config, orjson.dumps(body), key=b"global")
+                await sender.send(s.topics.config, orjson.dumps(body), b"global")
             if i == int(plan.decisions * 0.6):
                 body = b.emergency(f"E{run}", "EMERGENCY", version=1, as_of=time.time(), cut=0.5)
                 expected.emergencies.append(body)
-                await producer.send(s.topics.black_swan, orjson.dumps(body), key=b"global")
+                await sender.send(s.topics.black_swan, orjson.dumps(body), b"global")
             p = expected.portfolio_ids[rng.randrange(plan.portfolios)]
             d = b.proposal(f"C{run}-{i}", p, rng.choice(TICKERS), qty=float(rng.randint(-400, 400)),
                            created_at=time.time(), confidence=round(rng.uniform(0.5, 1.0), 3),
                            strategy_id=f"S{rng.randrange(3)}")
             expected.decisions[d["decision_id"]] = d
-            await producer.send(s.topics.proposed, orjson.dumps(d), key=p.encode())
+            await sender.send(s.topics.proposed, orjson.dumps(d), p.encode())
             lag = (i + 1) / plan.rate_per_s - (time.monotonic() - start)
             if lag > 0:
                 await asyncio.sleep(lag)
-        await producer.flush()
+        await sender.settle()
     finally:
         await producer.stop()
 
@@ -245,9 +281,9 @@ async def run_chaos(plan: ChaosPlan, base: Settings | None = None) -> tuple[str,
     processed = await wait_drained(s, expected, deadline_s=300)
     await asyncio.sleep(3)  # let the last Kafka transactions commit
     codes = workers.stop_all()
-    n_out = len(expected.decisions) + 10 * plan.portfolios
-    actions = await collect(s, s.topics.actions, n_out, deadline_s=120, settle_s=5)
-    targets = await collect(s, s.topics.targets, n_out, deadline_s=120, settle_s=5)
+    n_actions, n_targets = await stored_counts(s, expected.portfolio_ids)
+    actions = await collect(s, s.topics.actions, n_actions, deadline_s=120, settle_s=5)
+    targets = await collect(s, s.topics.targets, n_targets, deadline_s=120, settle_s=5)
     report = await verify(s, expected, actions, targets)
     report.update(kills=counters.kills, broker_restarts=counters.broker_restarts,
                   pg_restarts=counters.pg_restarts, processed=processed, exit_codes=codes,

@@ -25,3 +25,4 @@ class TestChaos:
         assert report["mismatches"] == 0, report["problems"]
         assert report["kills"] >= 3 and report["broker_restarts"] == 1 and report["pg_restarts"] == 1
         assert report["decisions"] == plan.decisions
+        assert report["reference_compared"] >= plan.decisions  # the reference really ran

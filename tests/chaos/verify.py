@@ -92,6 +92,7 @@ class Reference:
             self.world.apply_market(codec.market(MarketMetrics.model_validate_json(orjson.dumps(body))))
         self.books: dict[str, PortfolioBook] = {}
         self.cap_breaches: list[str] = []
+        self.compared = 0
 
     def book(self, pid: str) -> PortfolioBook:
         if pid not in self.books:
@@ -137,6 +138,7 @@ class Reference:
                 proposal = codec.proposal(ProposedDecision.model_validate_json(orjson.dumps(body)))
                 outcomes = [assess(proposal, book, self.world.market.get(proposal.ticker), env)]
             mismatches += self._compare(legs, outcomes)
+            self.compared += 1
             for outcome in outcomes:
                 self._check_caps(book, outcome, env)
                 book.apply(outcome)
@@ -170,6 +172,19 @@ def _ts(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+async def stored_counts(s: Settings, portfolio_ids: list[str]) -> tuple[int, int]:
+    """How many actions and targets PostgreSQL holds for these portfolios (what Kafka must show)."""
+    conn = await asyncpg.connect(s.database_url)
+    try:
+        actions = await conn.fetchval("SELECT count(*) FROM risk_actions WHERE portfolio_id = ANY($1::text[])",
+                                      portfolio_ids)
+        targets = await conn.fetchval("SELECT count(*) FROM target_positions WHERE portfolio_id = ANY($1::text[])",
+                                      portfolio_ids)
+    finally:
+        await conn.close()
+    return actions, targets
+
+
 async def verify(s: Settings, expected: Expected, actions, targets) -> dict[str, Any]:
     report = _count_outputs(expected, actions, targets)
     rows, states, bad_rows = await _stored(s, expected)
@@ -185,4 +200,5 @@ async def verify(s: Settings, expected: Expected, actions, targets) -> dict[str,
     report["duplicates"] += bad_rows
     report["problems"] += mismatches[:20] + reference.cap_breaches[:10]
     report["cap_breaches"] = len(reference.cap_breaches)
+    report["reference_compared"] = reference.compared
     return report
