@@ -35,6 +35,9 @@ class TestEmergencyEndToEnd:
                                                for t, px, sec in (("AAPL", 100.0, "TECH"), ("XOM", 50.0, "ENERGY"))])
             await produce(s, s.topics.snapshots, [(p.encode(), b.dumps(b.snapshot(
                 p, as_of=now, positions={"AAPL": 1000.0, "XOM": 1000.0})))])
+            # Seed 003's NORMAL caps a position at $1000; this book is bigger, so lift that cap.
+            await produce(s, s.topics.config, [(b"global", b.dumps(b.config(
+                1, as_of=now, limits={"position_size_cap": None})))])
             async with running_worker(s):
                 await produce(s, s.topics.black_swan, [(b"global", b.dumps(b.emergency(
                     f"E{unique}", "EMERGENCY", version=1, as_of=time.time(), cut=0.5)))])
@@ -56,7 +59,7 @@ class TestEmergencyEndToEnd:
         assert all(abs(a["approved_position"]) < 1000.0 for a in forced)  # both names started at 1000
         assert increase["action_type"] == "REJECTED" and increase["emergency_version"] == 1
         assert still["action_type"] == "REJECTED" and still["emergency_version"] == 2
-        assert after["action_type"] != "REJECTED" and after["emergency_version"] == 3
+        assert after["action_type"] != "REJECTED" and after["emergency_version"] == 3, after["reason_codes"]
 
 
 class TestRuntimeConfigEndToEnd:
@@ -94,7 +97,7 @@ class TestAuditQueries:
         s, now = test_settings, time.time()
         p = f"P{unique}"
         strategy = f"S{unique}"
-        decisions = [b.proposal(f"D{unique}-{i}", p, "AAPL", qty=5.0, created_at=now, strategy_id=strategy,
+        decisions = [b.proposal(f"D{unique}-{i}", p, "AAPL", qty=1.0 + i, created_at=now, strategy_id=strategy,
                                 confidence=0.1 if i % 2 else 0.9) for i in range(6)]
         async with topics(s):
             await produce(s, s.topics.market, [(b"AAPL", b.dumps(b.market("AAPL", as_of=now)))])

@@ -9,6 +9,7 @@ import time
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from riskgate.errors import RetryablePublishError
@@ -42,6 +43,8 @@ class TestZombieFencing:
             await producer.send_and_wait(s.topics.targets, b"zombie", key=b"k")
             heir = PartitionPublisher(s.bootstrap_servers, f"{s.transactional_id_prefix}-z", s.group_id)
             await heir.start()
+            with pytest.raises(KafkaError):
+                await producer.commit_transaction()
             with pytest.raises(RetryablePublishError):
                 await zombie.publish([OutRecord(s.topics.targets, b"k", b"late")],
                                      TopicPartition(s.topics.proposed, 0), 1)

@@ -27,13 +27,22 @@ def max_drawdown(prices: Sequence[float]) -> float:
     return worst
 
 
+def fastest_drop(prices: Sequence[float], bars: int = 3) -> float:
+    """The worst fall over at most ``bars`` consecutive bars, a fraction (0 if none)."""
+    worst = 0.0
+    for i in range(1, len(prices)):
+        window = prices[max(0, i - bars):i]
+        worst = max(worst, (max(window) - prices[i]) / max(window))
+    return worst
+
+
 def classify_regime(prices: Sequence[float], *, volatile_sigma: float = 0.04,
-                    crash_return: float = -0.10, crash_drawdown: float = 0.25,
+                    crash_return: float = -0.10, crash_drop: float = 0.15,
                     trend_t: float = 2.0) -> Regime:
     """Classify the series, checked in this order:
 
-    - LIQUIDATION_EVENT: one return at or below ``crash_return`` or a drawdown of at least
-      ``crash_drawdown`` inside the window;
+    - LIQUIDATION_EVENT: one return at or below ``crash_return``, or a fall of at least
+      ``crash_drop`` within three bars (speed, not a slow trend, makes a liquidation);
     - VOLATILE: the standard deviation of returns is above ``volatile_sigma``;
     - TRENDING_UP / TRENDING_DOWN: the mean return's t-statistic is beyond +/- ``trend_t``;
     - RANGING otherwise, and for fewer than three prices.
@@ -41,7 +50,7 @@ def classify_regime(prices: Sequence[float], *, volatile_sigma: float = 0.04,
     r = returns(prices)
     if len(r) < 2:
         return Regime.RANGING
-    if min(r) <= crash_return or max_drawdown(prices) >= crash_drawdown:
+    if min(r) <= crash_return or fastest_drop(prices) >= crash_drop:
         return Regime.LIQUIDATION_EVENT
     mean = math.fsum(r) / len(r)
     sigma = math.sqrt(math.fsum((x - mean) ** 2 for x in r) / (len(r) - 1))

@@ -32,15 +32,16 @@ def derisk_command(event_id: str, portfolio_id: str, gross_cut_pct: float, as_of
 
 
 async def issue_forced_derisk(
-    pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str, partitions: set[int],
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str, portfolio_ids: list[str],
+    partitions: set[int],
     n_partitions: int, event_id: str, gross_cut_pct: float, as_of: float,
 ) -> int:
-    """Write a de-risk command for every known portfolio whose key lands in ``partitions``."""
+    """Write a de-risk command for every portfolio of ``portfolio_ids`` (those on this
+    deployment's snapshots topic) whose key lands in ``partitions``."""
     partitioner = DefaultPartitioner()
     all_parts = list(range(n_partitions))
     async with pool.acquire() as conn:
-        ids = sorted(await _portfolio_ids(conn))
-        owned = [p for p in ids if partitioner(p.encode(), all_parts, all_parts) in partitions]
+        owned = [p for p in portfolio_ids if partitioner(p.encode(), all_parts, all_parts) in partitions]
         decision_ids = [derisk_decision_id(event_id, p) for p in owned]
         done = await db.seen_decisions(conn, decision_ids)
     sent = 0
@@ -53,8 +54,3 @@ async def issue_forced_derisk(
         sent += 1
     log.warning("forced_derisk_issued", event_id=event_id, commands=sent, owned=len(owned))
     return sent
-
-
-async def _portfolio_ids(conn: asyncpg.Connection) -> list[str]:
-    rows = await conn.fetch("SELECT portfolio_id FROM portfolio_state WHERE snapshot_version >= 0")
-    return [r["portfolio_id"] for r in rows]

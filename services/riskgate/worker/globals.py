@@ -116,6 +116,7 @@ class GlobalState:
     """What every worker knows about the world outside one portfolio."""
 
     market: dict[str, MarketData] = field(default_factory=dict)
+    portfolios: set[str] = field(default_factory=set)  # seen on this deployment's snapshots topic
     emergency: EmergencyState = field(default_factory=EmergencyState)
     config: ConfigBook = field(default_factory=ConfigBook)
     snapshot_ttl_s: float = 600.0

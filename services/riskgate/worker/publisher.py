@@ -12,7 +12,6 @@ import contextlib
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from riskgate.errors import RetryablePublishError
@@ -80,7 +79,9 @@ class PartitionPublisher:
             offsets = {tp: OffsetAndMetadata(next_offset, "")}
             await producer.send_offsets_to_transaction(offsets, self._group_id)
             await producer.commit_transaction()
-        except (TimeoutError, KafkaError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure leaves the outcome unknown
+            # KafkaError and timeouts, but also aiokafka's state assertions after a fenced or
+            # half-finished transaction: all mean "restart the producer and re-seek".
             raise RetryablePublishError(f"{self.txn_id}: {type(exc).__name__}: {exc}") from exc
 
 

@@ -168,6 +168,7 @@ class WorkerService:
 
     async def _on_snapshot(self, key: bytes | None, value: bytes | None) -> None:
         m = decode(PortfolioSnapshot, value, max_bytes=self.s.max_message_bytes)
+        self.world.portfolios.add(m.portfolio_id)
         await self._store(
             db.upsert_snapshot, m.portfolio_id, m.version, m.as_of.timestamp(), m.equity,
             m.nav or m.equity, m.pnl_today, m.peak_equity,
@@ -197,7 +198,8 @@ class WorkerService:
         em = self.world.emergency
         if not partitions or self.pool is None or self._producer is None or em.event_id is None:
             return
-        await issue_forced_derisk(self.pool, self._producer, self.s.topics.proposed, partitions,
+        await issue_forced_derisk(self.pool, self._producer, self.s.topics.proposed,
+                                  sorted(self.world.portfolios), partitions,
                                   self.s.partitions, em.event_id, em.gross_cut_pct, em.as_of or 0.0)
 
     def _owned_partitions(self) -> set[int]:
