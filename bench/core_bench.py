@@ -23,6 +23,7 @@ from riskgate.core import (
     Proposal,
     assess,
     assess_batch,
+    chain_for,
     resolve_limits,
 )
 
@@ -48,9 +49,11 @@ def _market(i: int) -> MarketData:
     )
 
 
-def scenario(positions: int, decisions: int) -> tuple[PortfolioBook, dict[str, MarketData],
-                                                       list[Proposal], Environment]:
-    """A deterministic book of ``positions`` names and ``decisions`` proposals on them."""
+def scenario(positions: int, decisions: int, all_caps: bool = True
+             ) -> tuple[PortfolioBook, dict[str, MarketData], list[Proposal], Environment]:
+    """A deterministic book of ``positions`` names and ``decisions`` proposals on them.
+
+    ``all_caps`` enables every cap of the chain (LIMIT_OVERLAY); else the NORMAL profile."""
     universe = max(positions, 50)
     markets = {m.ticker: m for m in map(_market, range(universe))}
     holdings = {f"T{i:05d}": float((-1) ** i * (10 + i % 50)) for i in range(positions)}
@@ -58,7 +61,8 @@ def scenario(positions: int, decisions: int) -> tuple[PortfolioBook, dict[str, M
                           peak_equity=10_200_000.0, positions=holdings, as_of=NOW - 5.0,
                           snapshot_version=1)
     book = PortfolioBook(portfolio, markets)
-    env = Environment(now=NOW, limits=resolve_limits("NORMAL", LIMIT_OVERLAY), config_version=1)
+    limits = resolve_limits("NORMAL", LIMIT_OVERLAY if all_caps else None)
+    env = Environment(now=NOW, limits=limits, config_version=1)
     proposals = []
     for k in range(decisions):
         ticker = f"T{(k * 7) % universe:05d}"
@@ -78,10 +82,11 @@ def _round(book, markets, proposals, env) -> float:
     return (time.perf_counter() - start) / len(proposals) * 1e6
 
 
-def measure(positions: int = 10, decisions: int = 2000, rounds: int = 7) -> dict[str, Any]:
+def measure(positions: int = 10, decisions: int = 2000, rounds: int = 7,
+            all_caps: bool = True) -> dict[str, Any]:
     """Median microseconds per decision over ``rounds`` (chain with trace; batch with
     incremental book updates; the lazily built audit dict on top)."""
-    book, markets, proposals, env = scenario(positions, decisions)
+    book, markets, proposals, env = scenario(positions, decisions, all_caps)
     _round(book, markets, proposals, env)  # warm caches
     chain = statistics.median(_round(book, markets, proposals, env) for _ in range(rounds))
     batch_times, detail_times = [], []
@@ -98,6 +103,8 @@ def measure(positions: int = 10, decisions: int = 2000, rounds: int = 7) -> dict
     for outcome in outcomes:
         kinds[outcome.action_type.value] = kinds.get(outcome.action_type.value, 0) + 1
     return {
+        "limits": "every cap enabled" if all_caps else "NORMAL profile",
+        "constraints_in_chain": len(chain_for(env.limits).names),
         "positions": positions, "decisions": decisions, "rounds": rounds,
         "us_per_decision_chain_with_trace": round(chain, 3),
         "us_per_decision_batch_with_book_updates": round(statistics.median(batch_times), 3),
@@ -115,7 +122,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     result = {
         "python": sys.version.split()[0],
-        "results": [measure(n, args.decisions, args.rounds) for n in args.positions],
+        "results": [measure(n, args.decisions, args.rounds, all_caps)
+                    for all_caps in (True, False) for n in args.positions],
     }
     print(json.dumps(result, indent=2))
     return result

@@ -23,6 +23,10 @@ class RetryablePublishError(RetryableError):
     """The Kafka transaction did not commit, or its outcome is unknown."""
 
 
+class PublisherFenced(RetryablePublishError):
+    """Another process now owns this partition's transactional id: we are the zombie."""
+
+
 class PoisonMessage(RiskgateError):
     """A record that can never be processed: it goes to the DLQ with ``code`` and ``reason``."""
 

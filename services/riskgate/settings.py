@@ -43,5 +43,6 @@ class Settings(BaseSettings):
     max_snapshot_age_s: float | None = Field(default=300.0, gt=0)
     max_price_age_s: float | None = Field(default=120.0, gt=0)
     max_emergency_age_s: float | None = Field(default=None, gt=0)
+    fenced_recheck_s: float = Field(default=15.0, gt=0, description="after being fenced, wait this long")
     http_port: int = Field(default=8080, ge=0)
     log_level: str = "INFO"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -148,46 +149,68 @@ async def seed(s: Settings, plan: ChaosPlan, expected: Expected, now: float) -> 
 
 class ReliableSender:
     """Sends without waiting per record, then settles: a send lost to a broker restart is sent
-    again, so the harness itself never loses an input."""
+    again (on a new producer if the old one is broken), so the harness never loses an input."""
 
-    def __init__(self, producer: AIOKafkaProducer) -> None:
-        self._producer = producer
+    def __init__(self, bootstrap_servers: str) -> None:
+        self._bootstrap = bootstrap_servers
+        self._producer: AIOKafkaProducer | None = None
         self._pending: list[tuple[asyncio.Future, str, bytes, bytes]] = []
 
+    async def _fresh(self) -> AIOKafkaProducer:
+        if self._producer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._producer.stop(), 10)
+        while True:
+            producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, enable_idempotence=True,
+                                        linger_ms=5, request_timeout_ms=10_000)
+            try:
+                await producer.start()
+                self._producer = producer
+                return producer
+            except Exception:  # noqa: BLE001 - the broker is restarting
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                await asyncio.sleep(0.5)
+
     async def send(self, topic: str, value: bytes, key: bytes) -> None:
-        future = await self._send(topic, value, key)
+        producer = self._producer or await self._fresh()
+        try:
+            future = await asyncio.wait_for(producer.send(topic, value, key=key), 15)
+        except Exception:  # noqa: BLE001 - settle what is pending, then send on a new producer
+            await self.settle()
+            await self._send_and_wait(topic, value, key)
+            return
         self._pending.append((future, topic, value, key))
         if len(self._pending) >= 200:
             await self.settle()
 
-    async def _send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future:
+    async def _send_and_wait(self, topic: str, value: bytes, key: bytes) -> None:
         while True:
+            producer = self._producer or await self._fresh()
             try:
-                return await self._producer.send(topic, value, key=key)
-            except Exception:  # noqa: BLE001 - the broker is restarting
-                await asyncio.sleep(0.5)
+                await asyncio.wait_for(producer.send_and_wait(topic, value, key=key), 15)
+                return
+            except Exception:  # noqa: BLE001
+                await self._fresh()
 
     async def settle(self) -> None:
         pending, self._pending = self._pending, []
         for future, topic, value, key in pending:
             try:
-                await future
+                await asyncio.wait_for(future, 30)
             except Exception:  # noqa: BLE001 - resend until the broker takes it
-                while True:
-                    try:
-                        await self._producer.send_and_wait(topic, value, key=key)
-                        break
-                    except Exception:  # noqa: BLE001
-                        await asyncio.sleep(0.5)
+                await self._send_and_wait(topic, value, key)
+
+    async def close(self) -> None:
+        await self.settle()
+        if self._producer is not None:
+            await self._producer.stop()
 
 
 async def produce_decisions(s: Settings, plan: ChaosPlan, expected: Expected, run: str) -> None:
     """Paced decisions, with a profile switch at 40% and an EMERGENCY at 60%."""
     rng = random.Random(plan.seed)
-    producer = AIOKafkaProducer(bootstrap_servers=s.bootstrap_servers, enable_idempotence=True,
-                                linger_ms=5, request_timeout_ms=10_000)
-    await producer.start()
-    sender = ReliableSender(producer)
+    sender = ReliableSender(s.bootstrap_servers)
     try:
         start = time.monotonic()
         for i in range(plan.decisions):
@@ -209,9 +232,8 @@ async def produce_decisions(s: Settings, plan: ChaosPlan, expected: Expected, ru
             lag = (i + 1) / plan.rate_per_s - (time.monotonic() - start)
             if lag > 0:
                 await asyncio.sleep(lag)
-        await sender.settle()
     finally:
-        await producer.stop()
+        await sender.close()
 
 
 async def chaos_monkey(workers: Workers, plan: ChaosPlan, counters: Counters, duration_s: float) -> None:

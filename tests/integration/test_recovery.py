@@ -178,3 +178,28 @@ async def _commit_offset(s, partition: int, offset: int) -> None:
         await consumer.commit({tp: offset})
     finally:
         await consumer.stop()
+
+
+class TestFencedZombie:
+    @pytest.mark.timeout(180)
+    async def test_fenced_worker_drops_the_partition_instead_of_fencing_back(self, test_settings, unique):
+        """When another producer takes a partition's transactional id, the worker stops publishing
+        for it; once the usurper is gone and the partition is still its own, it resumes, and the
+        decision is answered exactly once."""
+        s, now = test_settings.model_copy(update={"fenced_recheck_s": 3.0}), time.time()
+        p = f"P{unique}"
+        async with topics(s):
+            await seed_world(s, now, [p], {"AAPL": "TECH"})
+            part = await _partition_of(s, p)
+            async with running_worker(s) as service:
+                usurper = PartitionPublisher(
+                    s.bootstrap_servers, f"{s.transactional_id_prefix}-{s.topics.proposed}-{part}", s.group_id)
+                await usurper.start()  # fences the worker's producer for this partition
+                await produce(s, s.topics.proposed, [(p.encode(), b.dumps(
+                    b.proposal(f"D{unique}", p, "AAPL", created_at=time.time())))])
+                await asyncio.sleep(2.0)
+                dropped = TopicPartition(s.topics.proposed, part) not in service.loop._publishers
+                await usurper.close()
+                actions = await collect(s, s.topics.actions, 1, deadline_s=30, settle_s=2)
+        assert dropped
+        assert [a["decision_id"] for _, a in actions] == [f"D{unique}"]

@@ -82,10 +82,14 @@ def run(p: Proposal, b: PortfolioBook | None = None, m: MarketData | None = None
 
 
 def property_settings(max_examples: int = 150):
-    """Hypothesis settings for the core's properties: derandomised, no deadline."""
+    """Hypothesis settings for the core's properties: derandomised, no deadline.
+    RISKGATE_PROPERTY_EXAMPLES overrides the example count for a longer soak."""
+    import os
+
     from hypothesis import HealthCheck, settings
 
-    return settings(derandomize=True, deadline=None, max_examples=max_examples,
+    max_examples = int(os.environ.get("RISKGATE_PROPERTY_EXAMPLES", max_examples))
+    return settings(derandomize=True, database=None, deadline=None, max_examples=max_examples,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 

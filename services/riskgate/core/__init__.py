@@ -4,7 +4,7 @@
 Outcome; ``assess_batch`` does it for many, applying each approved target to the book.
 """
 
-from riskgate.core.assess import assess, assess_batch
+from riskgate.core.assessment import assess, assess_batch
 from riskgate.core.book import PortfolioBook
 from riskgate.core.calendar import trading_day_start
 from riskgate.core.chain import CHAIN_ORDER, Chain, build_chain, chain_for

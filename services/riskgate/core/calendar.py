@@ -24,14 +24,16 @@ def trading_day_start(now: float, boundary_s: float = 0.0, tz_name: str = "UTC")
 
     The boundary is ``boundary_s`` seconds after local midnight in ``tz_name`` (wall clock,
     so 17:00 New York stays 17:00 across daylight-saving changes). Boundaries are taken to
-    fall on whole minutes, which lets the answer be cached per minute.
+    fall on whole minutes.
     """
-    key = (now // 60, boundary_s, tz_name)
-    if key == _LAST[0]:
-        return _LAST[1]
-    start = _day_start(int(key[0]), float(boundary_s), tz_name)
-    _LAST[:] = [key, start]
+    last = _LAST
+    if last[0] <= now < last[1] and last[2] == boundary_s and last[3] == tz_name:
+        return last[0]  # the common case: the same trading day as the previous call
+    start = _day_start(int(now // 60), float(boundary_s), tz_name)
+    # Days last 23 to 25 hours, so 25 hours after this start lies in the next trading day.
+    end = _day_start(int((start + 25 * 3600) // 60), float(boundary_s), tz_name)
+    _LAST[:] = [start, end, boundary_s, tz_name]
     return start
 
 
-_LAST: list = [None, 0.0]  # the last answer: most calls fall in the same minute
+_LAST: list = [0.0, 0.0, None, None]  # [day start, next day start, boundary, tz]

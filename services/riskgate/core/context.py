@@ -60,7 +60,10 @@ class Context:
         self.limits = limits
         self.current = current = book.positions.get(ticker, 0.0)
         self.equity = equity = book.equity
-        unit = market.unit_value if market is not None and market.ticker == ticker else _NAN
+        if market is not None and market.ticker == ticker:
+            unit = market.price * market.multiplier * market.fx_to_base
+        else:
+            unit = _NAN
         self.unit = unit
         qty = proposal.target_quantity
         if qty is None:

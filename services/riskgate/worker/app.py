@@ -18,7 +18,12 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from riskgate import metrics
-from riskgate.errors import PartitionHalted, RetryablePublishError, RetryableStateError
+from riskgate.errors import (
+    PartitionHalted,
+    PublisherFenced,
+    RetryablePublishError,
+    RetryableStateError,
+)
 from riskgate.records import InRecord
 from riskgate.settings import Settings
 from riskgate.worker.batch import BatchCommitter
@@ -141,6 +146,8 @@ class DecisionLoop:
         except RetryableStateError as exc:
             self.state_ok = False
             self._back_off(tp, records[0].offset, self._state_backoff.next(), "state", exc)
+        except PublisherFenced as exc:
+            await self._drop_fenced(tp, str(exc))
         except RetryablePublishError as exc:
             metrics.RETRIES.labels("publish").inc()
             log.warning("publish_failed", partition=tp.partition, error=str(exc))
@@ -175,6 +182,31 @@ class DecisionLoop:
         log.error("partition_halted", partition=tp.partition, reason=reason, alert=True)
         if self._consumer is not None:
             self._consumer.pause(tp)
+
+    async def _drop_fenced(self, tp: TopicPartition, reason: str) -> None:
+        """A newer owner fenced us: stop touching the partition instead of fencing it back.
+
+        Re-creating the producer here would bump the epoch and fence the rightful owner. The
+        rebalance that made us a zombie will revoke the partition; if after a session timeout
+        it is still ours, the fencing came from outside the group and we take it back.
+        """
+        metrics.RETRIES.labels("fenced").inc()
+        log.error("partition_fenced", partition=tp.partition, reason=reason)
+        publisher = self._publishers.pop(tp, None)
+        if publisher is not None:
+            await publisher.close()
+        assert self._consumer is not None
+        self._consumer.pause(tp)
+        asyncio.get_running_loop().call_later(
+            self._s.fenced_recheck_s, lambda: asyncio.ensure_future(self._recheck_fenced(tp)))
+
+    async def _recheck_fenced(self, tp: TopicPartition) -> None:
+        consumer = self._consumer
+        if consumer is None or self._stopping.is_set() or tp in self._publishers:
+            return
+        if tp in consumer.assignment():
+            await self.acquire([tp])
+            consumer.resume(tp)
 
     async def _resync(self, tp: TopicPartition) -> None:
         """After an unknown commit outcome: re-create the producer (fencing), re-fetch, seek."""

@@ -12,9 +12,10 @@ import contextlib
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import InvalidProducerEpoch, ProducerFenced
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
-from riskgate.errors import RetryablePublishError
+from riskgate.errors import PublisherFenced, RetryablePublishError
 from riskgate.records import OutRecord
 
 
@@ -79,6 +80,8 @@ class PartitionPublisher:
             offsets = {tp: OffsetAndMetadata(next_offset, "")}
             await producer.send_offsets_to_transaction(offsets, self._group_id)
             await producer.commit_transaction()
+        except (ProducerFenced, InvalidProducerEpoch) as exc:
+            raise PublisherFenced(f"{self.txn_id}: fenced by a newer owner: {exc}") from exc
         except Exception as exc:  # noqa: BLE001 - any failure leaves the outcome unknown
             # KafkaError and timeouts, but also aiokafka's state assertions after a fenced or
             # half-finished transaction: all mean "restart the producer and re-seek".

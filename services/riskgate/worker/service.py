@@ -54,10 +54,23 @@ class WorkerService:
         self.reader: CompactedReader | None = None
         self._producer: AIOKafkaProducer | None = None
         self._stopping = asyncio.Event()
+        self._db_ok = True
 
     def ready(self) -> bool:
         return bool(self.reader and self.reader.caught_up.is_set() and self.loop and self.loop.state_ok
-                    and not self._stopping.is_set())
+                    and self._db_ok and not self._stopping.is_set())
+
+    async def _watch_database(self) -> None:
+        """Readiness follows PostgreSQL even when no batch is in flight to notice an outage."""
+        while not self._stopping.is_set():
+            try:
+                assert self.pool is not None
+                async with self.pool.acquire(timeout=2) as conn:
+                    await conn.fetchval("SELECT 1", timeout=2)
+                self._db_ok = True
+            except Exception:  # noqa: BLE001 - any failure means not ready
+                self._db_ok = False
+            await asyncio.sleep(1.0)
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -81,6 +94,7 @@ class WorkerService:
         self._producer = await self._retry("producer", self._start_producer)
         self.reader = await self._retry("compacted inputs", self._start_reader)
         reader_task = asyncio.create_task(self.reader.run(), name="compacted-reader")
+        watcher = asyncio.create_task(self._watch_database(), name="database-watch")
         try:
             await self._wait_caught_up(reader_task)
             committer = BatchCommitter(self.pool, DecisionHandler(s, self.world))
@@ -94,7 +108,8 @@ class WorkerService:
             metrics.READY.set(0)
             self.reader.stop()  # type: ignore[union-attr]
             reader_task.cancel()
-            await asyncio.gather(reader_task, return_exceptions=True)
+            watcher.cancel()
+            await asyncio.gather(reader_task, watcher, return_exceptions=True)
             await self._producer.stop()
             await health.stop()
             await self.pool.close()

@@ -1,8 +1,9 @@
 """Clamping a target into the set of positions a cap allows.
 
-Every cap allows an interval of target quantities that contains the current position, so
-clamping moves the target toward the current position and never past it. That keeps a
-tighter limit from ever approving more than a looser one.
+Every cap allows an interval of target quantities that contains the current position and
+flat (de-risking is exempt from the risk-increase checks, so every position between flat
+and the current one passes). Clamping therefore moves the target toward the current
+position and never past it, and a tighter limit never approves more than a looser one.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ def clamp_abs(target: float, room: float) -> float:
 
 def net_interval(current: float, slope: float, excluded: float, cap: float
                  ) -> tuple[float, float]:
-    """Targets t with |excluded + slope * t| <= max(cap, |exposure now|); slope != 0."""
+    """Targets t with |excluded + slope * t| <= max(cap, |exposure now|), widened to reach
+    flat (cutting toward flat is de-risking); slope != 0."""
     room = max(cap, abs(excluded + slope * current))
     lo, hi = (-room - excluded) / slope, (room - excluded) / slope
-    return (lo, hi) if lo <= hi else (hi, lo)
+    if lo > hi:
+        lo, hi = hi, lo
+    return min(lo, 0.0), max(hi, 0.0)
 
 
 def clamp(target: float, lo: float, hi: float) -> float:

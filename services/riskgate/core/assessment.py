@@ -44,7 +44,7 @@ def _fold(proposal: Proposal, ctx: Context) -> Outcome:
     kind = OK
     rejected = False
     current = ctx.current
-    for constraint in chain.constraints:
+    for constraint in chain.calls:
         verdict = constraint(proposal, ctx)
         append(verdict)
         k, bound = verdict[0], verdict[5]
