@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
@@ -35,6 +36,7 @@ class PassThrough(ConsumerRebalanceListener):
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.producers: dict[TopicPartition, AIOKafkaProducer] = {}
+        self.consumer: AIOKafkaConsumer | None = None
         self.stopping = asyncio.Event()
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
@@ -45,11 +47,19 @@ class PassThrough(ConsumerRebalanceListener):
                     await producer.stop()
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        # init_transactions fences the previous owner, as in the worker.
+        # As in the worker: init_transactions fences the previous owner, then seek to the
+        # committed offset, because the fetcher may already have returned (and dropped,
+        # for want of a producer) records of this partition while we were starting up.
         for tp in assigned:
             producer = producer_for(self.args.bootstrap, f"{self.args.txn_prefix}-{tp.partition}")
             await producer.start()
             self.producers[tp] = producer
+            assert self.consumer is not None
+            committed = await self.consumer.committed(tp)
+            if committed is None:
+                await self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, committed)
 
     async def forward(self, tp: TopicPartition, records: list) -> None:
         producer = self.producers.get(tp)
@@ -71,6 +81,7 @@ class PassThrough(ConsumerRebalanceListener):
             max_partition_fetch_bytes=4 * 1024 * 1024, session_timeout_ms=10_000,
             heartbeat_interval_ms=2_000, fetch_max_wait_ms=a.timeout_ms,
         )
+        self.consumer = consumer
         consumer.subscribe([a.source], listener=self)
         await consumer.start()
         try:
@@ -92,7 +103,10 @@ def main() -> None:
     parser.add_argument("--outputs", nargs="+", required=True)
     parser.add_argument("--batch", type=int, default=500)  # RISKGATE_BATCH_MAX_RECORDS
     parser.add_argument("--timeout-ms", type=int, default=50)  # RISKGATE_BATCH_TIMEOUT_MS
-    app = PassThrough(parser.parse_args())
+    parser.add_argument("--log-level", default="WARNING")
+    args = parser.parse_args()
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(message)s")
+    app = PassThrough(args)
 
     async def serve() -> None:
         loop = asyncio.get_running_loop()

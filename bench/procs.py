@@ -36,8 +36,8 @@ def command(system: str, s: Settings, worker: int) -> tuple[list[str], dict[str,
         return [py, "-m", "bench.passthrough", "--bootstrap", s.bootstrap_servers,
                 "--group", s.group_id, "--txn-prefix", s.transactional_id_prefix,
                 "--source", t.proposed, "--outputs", t.actions, t.targets,
-                "--batch", str(s.batch_max_records), "--timeout-ms", str(s.batch_timeout_ms)
-                ], _env()
+                "--batch", str(s.batch_max_records), "--timeout-ms", str(s.batch_timeout_ms),
+                "--log-level", os.environ.get("BENCH_LOG_LEVEL", "WARNING")], _env()
     if system == "faust":
         return [py, "-m", "bench.faust_app", "--app-id", s.group_id,
                 "--bootstrap", s.bootstrap_servers, "--partitions", str(s.partitions),

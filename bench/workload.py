@@ -54,15 +54,16 @@ def market_data(body: dict[str, Any], as_of: float) -> MarketData:
     )
 
 
-def holdings(positions: int, universe: int) -> dict[str, float]:
-    """``positions`` signed holdings; names past the priced universe are still held."""
-    return {ticker(i % universe) if i < universe else f"H{i:06d}": float((-1) ** i * (10 + i % 50))
-            for i in range(positions)}
+def holdings(positions: int) -> dict[str, float]:
+    """``positions`` signed holdings on tickers 0..positions-1. Quantities shrink as the book
+    grows, so gross exposure stays about the same and the caps bind alike at every size."""
+    scale = min(1.0, 10.0 / positions) if positions else 1.0
+    return {ticker(i): (-1) ** i * (10 + i % 50) * scale for i in range(positions)}
 
 
 def snapshot_body(portfolio_id: str, positions: int, as_of: float) -> dict[str, Any]:
     return b.snapshot(portfolio_id, as_of=as_of, equity=EQUITY,
-                      positions=holdings(positions, TICKERS), pnl_today=-1_000.0)
+                      positions=holdings(positions), pnl_today=-1_000.0)
 
 
 def environment(now: float) -> Environment:
@@ -77,7 +78,7 @@ def with_now(env: Environment, now: float) -> Environment:
 def book(portfolio_id: str, positions: int, markets: dict[str, MarketData], as_of: float
          ) -> PortfolioBook:
     portfolio = Portfolio(portfolio_id, equity=EQUITY, pnl_today=-1_000.0, peak_equity=EQUITY,
-                          positions=holdings(positions, TICKERS), as_of=as_of, snapshot_version=1)
+                          positions=holdings(positions), as_of=as_of, snapshot_version=1)
     return PortfolioBook(portfolio, markets)
 
 
@@ -99,5 +100,7 @@ def portfolio_ids(run: str, count: int) -> list[str]:
     return [f"bench{run}-P{j:04d}" for j in range(count)]
 
 
-def markets(as_of: float) -> dict[str, MarketData]:
-    return {ticker(i): market_data(market_body(i, as_of), as_of) for i in range(TICKERS)}
+def markets(as_of: float, count: int = TICKERS) -> dict[str, MarketData]:
+    """Market data of tickers 0..count-1 (at least the traded universe)."""
+    return {ticker(i): market_data(market_body(i, as_of), as_of)
+            for i in range(max(count, TICKERS))}

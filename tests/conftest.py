@@ -7,11 +7,15 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import hypothesis  # noqa: F401 - see below
 import pytest
 
 from riskgate.settings import Settings, Topics
 
 ROOT = Path(__file__).resolve().parents[1]
+# hypothesis is imported at collection on purpose: pytest rewrites the modules of its plugin, and
+# when the first import happens only in the terminal summary, deep in pytest's stack, CPython
+# 3.11.7 fails that rewrite with "AST constructor recursion depth mismatch" and the run exits 1.
 
 
 def _docker_engine_answers() -> bool:

@@ -77,7 +77,7 @@ def worker_env(s: Settings) -> dict[str, str]:
         "RISKGATE_GROUP_ID": s.group_id, "RISKGATE_TRANSACTIONAL_ID_PREFIX": s.transactional_id_prefix,
         "RISKGATE_PARTITIONS": str(s.partitions), "RISKGATE_HTTP_PORT": str(_free_port()),
         "RISKGATE_SNAPSHOT_TTL_S": "86400", "RISKGATE_MAX_SNAPSHOT_AGE_S": "86400",
-        "RISKGATE_MAX_PRICE_AGE_S": "86400", "RISKGATE_MAX_DECISION_AGE_S": "120", "RISKGATE_LOG_LEVEL": "WARNING",
+        "RISKGATE_MAX_PRICE_AGE_S": "86400", "RISKGATE_MAX_DECISION_AGE_S": "120", "RISKGATE_LOG_LEVEL": "INFO",
         "PYTHONPATH": str(ROOT / "services"),
     })
     for key, name in s.topics.model_dump().items():

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
+from riskgate import metrics
 from riskgate.errors import RetryablePublishError
 from riskgate.records import InRecord, OutRecord
 from riskgate.store import state as db
@@ -191,15 +192,14 @@ class TestFencedZombie:
         async with topics(s):
             await seed_world(s, now, [p], {"AAPL": "TECH"})
             part = await _partition_of(s, p)
-            async with running_worker(s) as service:
+            fenced_before = metrics.RETRIES.labels("fenced")._value.get()
+            async with running_worker(s):
                 usurper = PartitionPublisher(
                     s.bootstrap_servers, f"{s.transactional_id_prefix}-{s.topics.proposed}-{part}", s.group_id)
                 await usurper.start()  # fences the worker's producer for this partition
                 await produce(s, s.topics.proposed, [(p.encode(), b.dumps(
                     b.proposal(f"D{unique}", p, "AAPL", created_at=time.time())))])
-                await asyncio.sleep(2.0)
-                dropped = TopicPartition(s.topics.proposed, part) not in service.loop._publishers
-                await usurper.close()
                 actions = await collect(s, s.topics.actions, 1, deadline_s=30, settle_s=2)
-        assert dropped
+                await usurper.close()
+        assert metrics.RETRIES.labels("fenced")._value.get() > fenced_before
         assert [a["decision_id"] for _, a in actions] == [f"D{unique}"]

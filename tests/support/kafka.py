@@ -65,7 +65,9 @@ async def running_worker(settings: Settings, clock=None, ready_s: float = 60.0) 
     task = asyncio.create_task(service.run(install_signals=False))
     loop = asyncio.get_running_loop()
     end = loop.time() + ready_s
-    while not (service.ready() and service.loop is not None and service.loop.owned):
+    # Ready, and owning every partition: acquire sets partitions up one by one.
+    while not (service.ready() and service.loop is not None
+               and len(service.loop.owned) == settings.partitions):
         if task.done():
             task.result()
             raise AssertionError("worker stopped before it became ready")

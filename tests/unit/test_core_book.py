@@ -122,3 +122,19 @@ class TestPortfolioBook:
         # Assert
         assert (again.positions, again.pnl_today, again.as_of, again.gross) == (
             {"AAA": 10.0}, -5.0, NOW, 1000.0)
+
+
+class TestMarketData:
+    def test_factor_mapping_is_stored_as_sorted_pairs(self) -> None:
+        """Factors given as a mapping become (name, loading) pairs, sorted by name."""
+        # Arrange / Act
+        m = market("AAA", factors={"value": -0.2, "mom": 0.5})
+        # Assert
+        assert m.factors == (("mom", 0.5), ("value", -0.2))
+
+    def test_unit_value_is_price_times_multiplier_times_fx(self) -> None:
+        """One unit is worth price x multiplier x FX in the base currency."""
+        # Arrange / Act
+        m = market("FUT", 4_000.0, multiplier=50.0, fx_to_base=0.9)
+        # Assert
+        assert m.unit_value == pytest.approx(180_000.0)

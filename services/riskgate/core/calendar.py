@@ -26,14 +26,15 @@ def trading_day_start(now: float, boundary_s: float = 0.0, tz_name: str = "UTC")
     so 17:00 New York stays 17:00 across daylight-saving changes). Boundaries are taken to
     fall on whole minutes.
     """
-    last = _LAST
+    global _LAST
+    last = _LAST  # one tuple, swapped whole, so a reader never sees half an update
     if last[0] <= now < last[1] and last[2] == boundary_s and last[3] == tz_name:
         return last[0]  # the common case: the same trading day as the previous call
     start = _day_start(int(now // 60), float(boundary_s), tz_name)
     # Days last 23 to 25 hours, so 25 hours after this start lies in the next trading day.
     end = _day_start(int((start + 25 * 3600) // 60), float(boundary_s), tz_name)
-    _LAST[:] = [start, end, boundary_s, tz_name]
+    _LAST = (start, end, boundary_s, tz_name)
     return start
 
 
-_LAST: list = [0.0, 0.0, None, None]  # [day start, next day start, boundary, tz]
+_LAST: tuple = (0.0, 0.0, None, None)  # (day start, next day start, boundary, tz)

@@ -53,10 +53,12 @@ class _Rebalance(ConsumerRebalanceListener):
         self._worker = worker
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        await self._worker.release(revoked)
+        async with self._worker.ownership:
+            await self._worker.release(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        await self._worker.acquire(assigned)
+        async with self._worker.ownership:
+            await self._worker.acquire(assigned)
 
 
 class DecisionLoop:
@@ -74,6 +76,12 @@ class DecisionLoop:
         self._resume_at: dict[TopicPartition, float] = {}
         self._state_backoff = Backoff()
         self._stopping = asyncio.Event()
+        self._fenced_until: dict[TopicPartition, float] = {}
+        # The next offset each partition must decide. A fetch made before a seek can still be
+        # handed out after it; its records are older than this and must not be published twice.
+        self._next: dict[TopicPartition, int] = {}
+        # Batches and ownership changes never interleave: a revocation waits for the commit.
+        self.ownership = asyncio.Lock()
         self.state_ok = True
 
     @property
@@ -109,8 +117,10 @@ class DecisionLoop:
                     log.warning("poll_failed", error=str(exc))
                     await asyncio.sleep(0.5)
                     continue
-                if batches:
-                    await asyncio.gather(*(self._one(tp, recs) for tp, recs in batches.items()))
+                async with self.ownership:
+                    await self._heal()
+                    if batches:
+                        await asyncio.gather(*(self._one(tp, recs) for tp, recs in batches.items()))
         finally:
             await self.release(list(self._publishers))
             with contextlib.suppress(Exception):
@@ -135,12 +145,20 @@ class DecisionLoop:
     async def _one(self, tp: TopicPartition, raw: list) -> None:
         publisher = self._publishers.get(tp)
         if publisher is None or tp in self._halted or tp in self._resume_at:
-            return  # revoked, halted or backing off: the records are fetched again later
-        records = [InRecord(tp.topic, tp.partition, r.offset, r.key, r.value) for r in raw]
+            # Not ours to decide now. Rewind, so that nothing fetched is skipped when we are.
+            if self._consumer is not None and tp in self._consumer.assignment():
+                self._consumer.seek(tp, raw[0].offset)
+            return
+        floor = self._next.get(tp, 0)
+        records = [InRecord(tp.topic, tp.partition, r.offset, r.key, r.value) for r in raw
+                   if r.offset >= floor]
+        if not records:
+            return
         try:
             with metrics.BATCH_SECONDS.time():
                 outputs = await self._committer.persist(tp.topic, tp.partition, records, self._clock())
                 await publisher.publish(outputs, tp, records[-1].offset + 1)
+            self._next[tp] = records[-1].offset + 1
             self._state_backoff.reset()
             self.state_ok = True
         except RetryableStateError as exc:
@@ -163,6 +181,7 @@ class DecisionLoop:
         log.warning("batch_retry", partition=tp.partition, kind=kind, delay_s=delay, error=str(exc))
         assert self._consumer is not None
         self._consumer.seek(tp, offset)
+        self._next[tp] = offset
         self._consumer.pause(tp)
         self._resume_at[tp] = asyncio.get_running_loop().time() + delay
 
@@ -197,16 +216,24 @@ class DecisionLoop:
             await publisher.close()
         assert self._consumer is not None
         self._consumer.pause(tp)
-        asyncio.get_running_loop().call_later(
-            self._s.fenced_recheck_s, lambda: asyncio.ensure_future(self._recheck_fenced(tp)))
+        self._fenced_until[tp] = asyncio.get_running_loop().time() + self._s.fenced_recheck_s
 
-    async def _recheck_fenced(self, tp: TopicPartition) -> None:
+    async def _heal(self) -> None:
+        """Take up any assigned partition we hold no producer for: one whose set-up failed, or
+        one we were fenced from whose fencer has had a session timeout to take it."""
         consumer = self._consumer
-        if consumer is None or self._stopping.is_set() or tp in self._publishers:
+        if consumer is None:
             return
-        if tp in consumer.assignment():
-            await self.acquire([tp])
-            consumer.resume(tp)
+        now = asyncio.get_running_loop().time()
+        orphans = [tp for tp in consumer.assignment()
+                   if tp not in self._publishers and self._fenced_until.get(tp, 0.0) <= now]
+        if orphans:
+            log.warning("partitions_reacquired", partitions=sorted(tp.partition for tp in orphans))
+            await self.acquire(orphans)
+            for tp in orphans:
+                self._fenced_until.pop(tp, None)
+                if tp in self._publishers and tp not in self._halted:
+                    consumer.resume(tp)
 
     async def _resync(self, tp: TopicPartition) -> None:
         """After an unknown commit outcome: re-create the producer (fencing), re-fetch, seek."""
@@ -228,32 +255,43 @@ class DecisionLoop:
         assert self._consumer is not None
         committed = await self._consumer.committed(tp)
         if committed is None:
-            await self._consumer.seek_to_beginning(tp)
-        else:
-            self._consumer.seek(tp, committed)
+            committed = (await self._consumer.beginning_offsets([tp]))[tp]
+        self._consumer.seek(tp, committed)
+        self._next[tp] = committed
         self._resume_at.pop(tp, None)
 
     async def acquire(self, assigned: list[TopicPartition]) -> None:
-        """Init each partition's producer first (fences a zombie), then fetch, check and seek."""
+        """Init each partition's producer first (fences a zombie), then fetch, check and seek.
+
+        A partition whose set-up fails is left without a producer; ``_heal`` retries it."""
         for tp in assigned:
-            s = self._s
-            publisher = PartitionPublisher(
-                s.bootstrap_servers, transactional_id(s.transactional_id_prefix, tp.topic, tp.partition),
-                s.group_id,
-            )
-            await self._start_with_retry(publisher)
-            self._publishers[tp] = publisher
-            self._halted.discard(tp)
-            await self._seek_committed(tp)
-            assert self._consumer is not None
-            committed = await self._consumer.committed(tp)
-            await self._check_progress(tp, committed)
+            try:
+                await self._acquire_one(tp)
+            except Exception as exc:  # noqa: BLE001 - e.g. the coordinator moved mid-fetch
+                log.error("partition_setup_failed", partition=tp.partition, error=str(exc))
+                publisher = self._publishers.pop(tp, None)
+                if publisher is not None:
+                    await publisher.close()
         log.info("partitions_assigned", partitions=sorted(tp.partition for tp in assigned))
         if self._on_assigned is not None and assigned:
             try:
                 await self._on_assigned({tp.partition for tp in assigned})
             except Exception as exc:  # noqa: BLE001 - retried on the next assignment or event
                 log.error("on_assigned_failed", error=str(exc))
+
+    async def _acquire_one(self, tp: TopicPartition) -> None:
+        s = self._s
+        publisher = PartitionPublisher(
+            s.bootstrap_servers, transactional_id(s.transactional_id_prefix, tp.topic, tp.partition),
+            s.group_id,
+        )
+        await self._start_with_retry(publisher)
+        self._publishers[tp] = publisher
+        self._halted.discard(tp)
+        await self._seek_committed(tp)
+        assert self._consumer is not None
+        committed = await self._consumer.committed(tp)
+        await self._check_progress(tp, committed)
 
     async def _check_progress(self, tp: TopicPartition, committed: int | None) -> None:
         delay = Backoff()
@@ -287,6 +325,8 @@ class DecisionLoop:
         for tp in revoked:
             publisher = self._publishers.pop(tp, None)
             self._resume_at.pop(tp, None)
+            self._fenced_until.pop(tp, None)
+            self._next.pop(tp, None)
             self._halted.discard(tp)
             if publisher is not None:
                 await publisher.close()

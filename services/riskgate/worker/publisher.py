@@ -80,12 +80,26 @@ class PartitionPublisher:
             offsets = {tp: OffsetAndMetadata(next_offset, "")}
             await producer.send_offsets_to_transaction(offsets, self._group_id)
             await producer.commit_transaction()
-        except (ProducerFenced, InvalidProducerEpoch) as exc:
-            raise PublisherFenced(f"{self.txn_id}: fenced by a newer owner: {exc}") from exc
         except Exception as exc:  # noqa: BLE001 - any failure leaves the outcome unknown
+            if _was_fenced(producer, exc):
+                raise PublisherFenced(f"{self.txn_id}: fenced by a newer owner: {exc}") from exc
             # KafkaError and timeouts, but also aiokafka's state assertions after a fenced or
             # half-finished transaction: all mean "restart the producer and re-seek".
             raise RetryablePublishError(f"{self.txn_id}: {type(exc).__name__}: {exc}") from exc
+
+
+def _was_fenced(producer: AIOKafkaProducer, exc: BaseException) -> bool:
+    """Fencing surfaces as ProducerFenced, or, once aiokafka's sender task has died of it, as
+    an IllegalOperation on the next call; look at both."""
+    if isinstance(exc, _FENCED):
+        return True
+    sender = getattr(getattr(producer, "_sender", None), "_sender_task", None)
+    if sender is not None and sender.done() and not sender.cancelled():
+        return isinstance(sender.exception(), _FENCED)
+    return False
+
+
+_FENCED = (ProducerFenced, InvalidProducerEpoch)
 
 
 async def _quietly_stop(producer: AIOKafkaProducer) -> None:
