@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,9 @@ async def _fresh(plan: Plan, partitions: int) -> tuple[str, Settings, list[str]]
 
 
 async def saturate(system: str, plan: Plan, workers: int = 1, partitions: int | None = None,
-                   wrap: list[str] | None = None) -> dict[str, Any]:
-    """Pre-load ``plan.decisions``, start the system, time until every target is visible."""
+                   on_start: Callable[[list], None] | None = None) -> dict[str, Any]:
+    """Pre-load ``plan.decisions``, start the system, time until every target is visible.
+    ``on_start`` gets the started processes (the profiler attaches there)."""
     partitions = partitions or plan.partitions
     run, s, portfolio_ids = await _fresh(plan, partitions)
     n = plan.decisions
@@ -59,8 +61,10 @@ async def saturate(system: str, plan: Plan, workers: int = 1, partitions: int | 
     collector = kio.Collector(s.bootstrap_servers, s.topics.targets, partitions)
     await collector.start()
     started = time.time()
-    children = procs.start(system, s, workers, plan.log_dir, wrap=wrap)
+    children = procs.start(system, s, workers, plan.log_dir)
     probe = procs.CpuProbe([p.pid for p in children])
+    if on_start is not None:
+        on_start(children)
     marks: dict[str, Any] = {}
 
     def mark(name: str) -> None:
@@ -77,7 +81,7 @@ async def saturate(system: str, plan: Plan, workers: int = 1, partitions: int | 
         await kio.drop_run(s, run)
     result: dict[str, Any] = {"system": system, "workers": workers, "partitions": partitions,
                               "decisions": n, "complete": complete, "exit_codes": codes,
-                              "seen": collector.count}
+                              "seen": collector.count, "disturbed": probe.disturbed()}
     if "lo" in marks and "hi" in marks:
         (t0, c0, cpu0, _), (t1, c1, cpu1, rss) = marks["lo"], marks["hi"]
         result.update(rate_per_s=round((c1 - c0) / max(t1 - t0, 1e-9), 1),

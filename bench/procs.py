@@ -46,15 +46,12 @@ def command(system: str, s: Settings, worker: int) -> tuple[list[str], dict[str,
     raise ValueError(f"unknown system {system!r}")
 
 
-def start(system: str, s: Settings, workers: int, log_dir: Path,
-          wrap: list[str] | None = None) -> list[subprocess.Popen]:
-    """``workers`` processes of ``system``; ``wrap`` prefixes the first (e.g. a profiler)."""
+def start(system: str, s: Settings, workers: int, log_dir: Path) -> list[subprocess.Popen]:
+    """``workers`` processes of ``system``, each logging to its own file in ``log_dir``."""
     log_dir.mkdir(parents=True, exist_ok=True)
     procs = []
     for i in range(workers):
         argv, env = command(system, s, i)
-        if wrap and i == 0:
-            argv = [*wrap, *argv]
         log = open(log_dir / f"{system}-{s.group_id}-{i}.log", "ab")  # noqa: SIM115 - the child owns it
         procs.append(subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
                                       cwd=ROOT))
@@ -135,6 +132,12 @@ class CpuProbe:
             "system": system_pids,
             "driver": [os.getpid()],
         }
+        self._postmaster = pids_matching("bin/postgres")
+
+    def disturbed(self) -> bool:
+        """True when the broker or PostgreSQL was restarted (by someone else) meanwhile."""
+        return (pids_matching("kafka.Kafka") != self.groups["broker"]
+                or pids_matching("bin/postgres") != self._postmaster)
 
     def sample(self) -> dict[str, float]:
         out = {name: sum(cpu_seconds(p) for p in pids) for name, pids in self.groups.items()}

@@ -13,7 +13,8 @@ RISKGATE_HTTP_PORT=${RISKGATE_HTTP_PORT:-18080} "${RG[@]}" worker 2>"$log" &
 worker=$!
 trap 'kill -TERM $worker 2>/dev/null; wait $worker 2>/dev/null || true' EXIT
 for _ in $(seq 1 120); do
-  curl -fs "http://127.0.0.1:${RISKGATE_HTTP_PORT:-18080}/ready" >/dev/null 2>&1 && break
+  "$PY" -c "import sys, urllib.request as u; u.urlopen(sys.argv[1], timeout=2)" \
+    "http://127.0.0.1:${RISKGATE_HTTP_PORT:-18080}/ready" >/dev/null 2>&1 && break
   kill -0 $worker 2>/dev/null || { echo "worker exited; its log:"; cat "$log"; exit 1; }
   sleep 0.5
 done

@@ -184,8 +184,9 @@ class Environment:
 
     def trading_state(self, strategy_id: str, portfolio_id: str) -> TradingState:
         """The most restrictive configured state of the global, strategy and portfolio scopes."""
-        return most_restrictive(
-            self.global_state,
-            self.strategy_states.get(strategy_id, TradingState.ACTIVE),
-            self.portfolio_states.get(portfolio_id, TradingState.ACTIVE),
-        )
+        states = (self.global_state,
+                  self.strategy_states.get(strategy_id, TradingState.ACTIVE),
+                  self.portfolio_states.get(portfolio_id, TradingState.ACTIVE))
+        if TradingState.HALTED in states:
+            return TradingState.HALTED
+        return TradingState.REDUCING if TradingState.REDUCING in states else TradingState.ACTIVE
