@@ -110,14 +110,14 @@ async def run_demo(s: Settings) -> int:
     dlq_from = await _dlq_ends(s)
     await _publish(s, run, now, decisions)
     actions, targets, dead = await _collect(s, {d["decision_id"] for d in decisions}, dlq_from)
-    print(f"{'decision':<16} {'portfolio':<10} {'ticker':<5} {'proposed':>9} {'action':<12} "
+    print(f"{'decision':<20} {'portfolio':<10} {'ticker':<5} {'proposed':>9} {'action':<12} "
           f"{'target':>9} {'delta':>9}  reason")
     for d in decisions:
         a, t = actions.get(d["decision_id"]), targets.get(d["decision_id"])
         if a is None or t is None:
-            print(f"{d['decision_id']:<16} (no output before the deadline)")
+            print(f"{d['decision_id']:<20} (no output before the deadline)")
             continue
-        print(f"{d['decision_id'][-16:]:<16} {d['portfolio_id']:<10} {d['ticker']:<5} "
+        print(f"{d['decision_id']:<20} {d['portfolio_id']:<10} {d['ticker']:<5} "
               f"{d['target_quantity']:>9.1f} {a['action_type']:<12} {t['target_position']:>9.1f} "
               f"{t['delta_position']:>9.1f}  {','.join(a['reason_codes']) or '-'}")
     print(f"\ndecisions={len(decisions)} actions={len(actions)} targets={len(targets)} dead_letters={dead}")
