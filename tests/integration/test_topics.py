@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, ConfigResource, ConfigResourceType
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from riskgate.kafka.admin import create_topics, topic_specs
 from riskgate.worker.inputs import partitions_of
