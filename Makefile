@@ -40,7 +40,7 @@ demo:
 	bash deploy/local/demo.sh
 
 chaos:
-	$(PY) -m riskgate.chaos --decisions 20000 --portfolios 24 --kills 10
+	$(PY) -m tests.chaos.harness --decisions 20000 --portfolios 24 --kills 10
 
 bench:
 	$(PY) -m bench.run
