@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
@@ -27,25 +25,10 @@ from riskgate.errors import (
 from riskgate.records import InRecord
 from riskgate.settings import Settings
 from riskgate.worker.batch import BatchCommitter
+from riskgate.worker.lifecycle import Backoff
 from riskgate.worker.publisher import PartitionPublisher, transactional_id
 
 log = structlog.get_logger("riskgate.worker")
-
-
-@dataclass(slots=True)
-class Backoff:
-    """Exponential backoff for one kind of fault."""
-
-    initial: float = 0.2
-    maximum: float = 5.0
-    current: float = field(default=0.0)
-
-    def next(self) -> float:
-        self.current = self.initial if self.current == 0.0 else min(self.current * 2, self.maximum)
-        return self.current
-
-    def reset(self) -> None:
-        self.current = 0.0
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -331,10 +314,3 @@ class DecisionLoop:
             if publisher is not None:
                 await publisher.close()
         metrics.HALTED_PARTITIONS.set(len(self._halted))
-
-
-def install_signal_handlers(stop: Callable[[], None]) -> None:
-    """SIGTERM and SIGINT finish the batch in flight, commit it, then exit."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop)

@@ -26,13 +26,14 @@ from riskgate.settings import Settings
 from riskgate.store import state as db
 from riskgate.store.migrate import migrate
 from riskgate.worker import codec
-from riskgate.worker.app import Backoff, DecisionLoop, install_signal_handlers
+from riskgate.worker.app import DecisionLoop
 from riskgate.worker.batch import BatchCommitter
 from riskgate.worker.emergency import issue_forced_derisk
 from riskgate.worker.globals import EmergencyState, GlobalState, next_emergency
 from riskgate.worker.handler import DecisionHandler
 from riskgate.worker.health import HealthServer
 from riskgate.worker.inputs import CompactedReader
+from riskgate.worker.lifecycle import Backoff, install_signal_handlers
 
 log = structlog.get_logger("riskgate.service")
 _DB_FAULTS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
