@@ -89,5 +89,24 @@ def audit_overrides(strategy: str, days: float = 7.0) -> None:
     typer.echo(json.dumps(result, indent=2, default=str))
 
 
+@app.command("api")
+def api(host: str = "127.0.0.1", port: int = 8000, profile: str = "NORMAL") -> None:
+    """Serve the HTTP what-if surface (POST /assess-risk, /v1/what-if, profiles, probes)."""
+    import uvicorn
+
+    from riskgate.api import ActiveProfile, create_app
+    from riskgate.core import LimitsError
+    from riskgate.logging import configure
+
+    settings = Settings()
+    configure(settings.log_level)
+    try:
+        state = ActiveProfile(profile)
+    except LimitsError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--profile") from None
+    uvicorn.run(create_app(profiles_state=state, settings=settings), host=host, port=port,
+                log_level=settings.log_level.lower())
+
+
 if __name__ == "__main__":
     app()

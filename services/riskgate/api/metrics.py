@@ -1,0 +1,16 @@
+"""Prometheus metrics of the HTTP surface (module-level registry objects, no I/O at import)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+REQUESTS = Counter("riskgate_api_requests_total", "HTTP requests answered",
+                   ["method", "route", "status"])
+ASSESSMENTS = Counter("riskgate_api_assessments_total", "Assessments answered",
+                      ["endpoint", "result"])
+INVALID = Counter("riskgate_api_invalid_requests_total", "Requests refused as invalid (422)",
+                  ["route"])
+PROFILE_SWITCHES = Counter("riskgate_api_profile_switches_total",
+                           "Switches of this API process's active profile", ["profile"])
+ACTIVE_PROFILE = Gauge("riskgate_api_active_profile",
+                       "1 for the profile this API process assesses with", ["profile"])
