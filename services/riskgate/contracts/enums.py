@@ -4,43 +4,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from riskgate.core.domain import ActionType, EmergencyLevel, Regime, TradingState
 
-class ActionType(StrEnum):
-    """What riskgate did with a decision (closed set, see docs/contracts.md)."""
-
-    OK = "OK"
-    CAPPED = "CAPPED"
-    SCALED_DOWN = "SCALED_DOWN"
-    REJECTED = "REJECTED"
-    FORCED_DERISK = "FORCED_DERISK"
-    EXPIRED = "EXPIRED"
-    DUPLICATE = "DUPLICATE"
-
-
-class TradingState(StrEnum):
-    """Trading state of a portfolio, a strategy or the whole gate."""
-
-    ACTIVE = "ACTIVE"
-    REDUCING = "REDUCING"
-    HALTED = "HALTED"
-
-
-class EmergencyLevel(StrEnum):
-    """Black swan level published on ``risk.black_swan_state``."""
-
-    NORMAL = "NORMAL"
-    ELEVATED = "ELEVATED"
-    EMERGENCY = "EMERGENCY"
-
-
-class Regime(StrEnum):
-    """Market regime of an instrument, with per-regime limit multipliers in the core."""
-
-    TRENDING_UP = "TRENDING_UP"
-    TRENDING_DOWN = "TRENDING_DOWN"
-    RANGING = "RANGING"
-    VOLATILE = "VOLATILE"
-    LIQUIDATION_EVENT = "LIQUIDATION_EVENT"
+# The domain's closed sets are the wire's: one definition, in the pure core.
+__all__ = ["ActionType", "ConfigScope", "EmergencyLevel", "ErrorCode", "ProfileName", "Regime",
+           "TradingState"]
 
 
 class ConfigScope(StrEnum):
