@@ -1,0 +1,1 @@
+"""riskgate benchmarks: `make bench` runs `python -m bench.run` (see bench/run.py)."""

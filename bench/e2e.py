@@ -74,7 +74,7 @@ async def saturate(system: str, plan: Plan, workers: int = 1, partitions: int | 
     collector.at(max(1, n // 10), lambda: mark("lo"))
     collector.at(n * 9 // 10, lambda: mark("hi"))
     try:
-        complete = await collector.until(n, plan.deadline_s)
+        complete = await collector.until(n, plan.deadline_s, alive=procs.alive(children))
     finally:
         codes = await asyncio.to_thread(procs.stop, children)
         await collector.stop()
@@ -99,32 +99,36 @@ async def paced(system: str, plan: Plan, max_rate: float, workers: int = 1) -> l
     collector = kio.Collector(s.bootstrap_servers, s.topics.targets, plan.partitions)
     await collector.start()
     children = procs.start(system, s, workers, plan.log_dir)
+    probe = procs.CpuProbe([p.pid for p in children])
     results = []
     try:
         warm = kio.decisions(run, portfolio_ids, plan.partitions * 25)
         await kio.preload(s, warm)
-        if not await collector.until(len(warm), 180, track_ids=True):
+        if not await collector.until(len(warm), 180, track_ids=True, alive=procs.alive(children)):
             raise RuntimeError(f"{system} did not answer the warm-up within 180 s")
         first = len(warm)
         for level in plan.levels:
             results.append(await _level(s, collector, run, portfolio_ids, first, level,
-                                        max_rate, plan))
+                                        max_rate, plan, procs.alive(children)))
             first += results[-1]["decisions"]
     finally:
         await asyncio.to_thread(procs.stop, children)
         await collector.stop()
         await kio.drop_run(s, run)
-    return results
+    disturbed = probe.disturbed()
+    return [{**level, "disturbed": disturbed} for level in results]
 
 
 async def _level(s: Settings, collector: kio.Collector, run: str, portfolio_ids: list[str],
-                 first: int, level: float, max_rate: float, plan: Plan) -> dict[str, Any]:
+                 first: int, level: float, max_rate: float, plan: Plan,
+                 alive: Callable[[], bool]) -> dict[str, Any]:
     rate = max(1.0, level * max_rate)
     payloads = kio.decisions(run, portfolio_ids, max(10, int(rate * plan.paced_seconds)), first)
     sent: dict[str, float] = {}
     expected = collector.count + len(payloads)
     sender = asyncio.create_task(kio.paced_send(s, payloads, rate, sent))
-    complete = await collector.until(expected, plan.paced_seconds + 60, track_ids=True)
+    complete = await collector.until(expected, plan.paced_seconds + 60, track_ids=True,
+                                     alive=alive)
     achieved = await sender
     latencies = [(collector.seen_at[d] - t) * 1000 for d, t in sent.items() if d in collector.seen_at]
     last_seen = max((collector.seen_at.get(d, 0.0) for d in sent), default=0.0)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 
@@ -27,23 +28,24 @@ from bench import pipeline, workload
 from riskgate.core import MarketData, Portfolio, PortfolioBook
 
 
-async def read_compacted(bootstrap: str, topic: str) -> dict[bytes, bytes]:
+async def read_compacted(bootstrap: str, topic: str, partitions: int) -> dict[bytes, bytes]:
     """Every key's latest value of a compacted topic, read to its current end."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                 isolation_level="read_committed", enable_auto_commit=False)
     await consumer.start()
     try:
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not parts:
-            await consumer.topics()  # refresh metadata once
-            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        parts = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         ends = await consumer.end_offsets(parts)
         latest: dict[bytes, bytes] = {}
-        while any(await consumer.position(tp) < end for tp, end in ends.items()):
+        pending = {tp for tp, end in ends.items() if end > 0}
+        while pending:
             for records in (await consumer.getmany(timeout_ms=200)).values():
                 latest.update((r.key, r.value) for r in records)
+            for tp in list(pending):
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
         return latest
     finally:
         await consumer.stop()
@@ -53,8 +55,9 @@ def reference_data(args: argparse.Namespace) -> tuple[dict[str, MarketData], dic
     """Market data by ticker and the snapshot per portfolio, loaded before faust starts."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)  # faust's worker runs on this same loop afterwards
-    market_raw = loop.run_until_complete(read_compacted(args.bootstrap, args.market))
-    snaps_raw = loop.run_until_complete(read_compacted(args.bootstrap, args.snapshots))
+    market_raw = loop.run_until_complete(read_compacted(args.bootstrap, args.market, 1))
+    snaps_raw = loop.run_until_complete(read_compacted(args.bootstrap, args.snapshots,
+                                                       args.partitions))
     markets = {}
     for value in market_raw.values():
         body = orjson.loads(value)
@@ -75,7 +78,8 @@ def build_app(args: argparse.Namespace) -> faust.App:
     app = faust.App(
         args.app_id, broker=f"kafka://{args.bootstrap}", store="memory://",
         processing_guarantee="exactly_once", topic_partitions=args.partitions,
-        topic_replication_factor=1, broker_commit_every=500, broker_commit_interval=0.05,
+        topic_replication_factor=1, broker_commit_every=500,
+        broker_commit_interval=args.commit_interval,
         producer_linger=0.002, producer_max_batch_size=256 * 1024, web_enabled=False,
         consumer_auto_offset_reset="earliest",
     )
@@ -84,19 +88,19 @@ def build_app(args: argparse.Namespace) -> faust.App:
     actions = app.topic(args.actions, key_serializer="raw", value_serializer="raw")
     targets = app.topic(args.targets, key_serializer="raw", value_serializer="raw")
     portfolios = app.Table("portfolios", default=None, partitions=args.partitions,
-                           key_serializer="raw", value_serializer="json")
+                           key_type=str, value_type=dict)
     base_env = workload.environment(time.time())
 
     @app.agent(decisions)
     async def gate(stream):
         async for event in stream.events():
-            key = event.key
-            state = portfolios.get(key) or snapshots.get(key.decode())
+            key, portfolio_id = event.key, event.key.decode()
+            state = portfolios.get(portfolio_id) or snapshots.get(portfolio_id)
             if state is None:
                 continue  # no snapshot yet: a real team would park it; the bench never sends one
             now = time.time()
             book = PortfolioBook(Portfolio(
-                key.decode(), equity=state["equity"], pnl_today=state["pnl_today"],
+                portfolio_id, equity=state["equity"], pnl_today=state["pnl_today"],
                 peak_equity=state["peak_equity"], positions=state["positions"],
                 as_of=state["as_of"], snapshot_version=state["version"]), markets)
             env = workload.with_now(base_env, now)
@@ -106,7 +110,7 @@ def build_app(args: argparse.Namespace) -> faust.App:
                 positions = dict(state["positions"])
                 positions[outcome.ticker] = outcome.target_position
                 state = {**state, "positions": positions}
-                portfolios[key] = state
+                portfolios[portfolio_id] = state
             await actions.send(key=key, value=action)
             await targets.send(key=key, value=target)
 
@@ -118,9 +122,12 @@ def main() -> None:
     for name in ("app-id", "bootstrap", "proposed", "actions", "targets", "market", "snapshots"):
         parser.add_argument(f"--{name}", required=True)
     parser.add_argument("--partitions", type=int, required=True)
+    # 50 ms like RISKGATE_BATCH_TIMEOUT_MS; faust's own default is 2.8 s (throughput over latency).
+    parser.add_argument("--commit-interval", type=float,
+                        default=float(os.environ.get("BENCH_FAUST_COMMIT_INTERVAL", "0.05")))
     args = parser.parse_args()
     app = build_app(args)
-    sys.argv = [sys.argv[0], "worker", "--loglevel", "warning", "--without-web"]
+    sys.argv = [sys.argv[0], "worker", "--loglevel", "warn", "--without-web"]
     app.main()
 
 

@@ -6,11 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from riskgate.settings import Settings
 from tests.chaos.harness import worker_env
+
+from riskgate.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEMS = ("riskgate", "passthrough", "faust")
@@ -57,6 +58,11 @@ def start(system: str, s: Settings, workers: int, log_dir: Path) -> list[subproc
                                       cwd=ROOT))
         log.close()
     return procs
+
+
+def alive(procs: list[subprocess.Popen]) -> Callable[[], bool]:
+    """A check that at least one of ``procs`` still runs."""
+    return lambda: any(p.poll() is None for p in procs)
 
 
 def stop(procs: Iterable[subprocess.Popen], timeout_s: float = 30.0) -> list[int]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from bench import e2e
 
-RATE_HZ = 200
+RATE_HZ = 400
 
 
 def py_spy() -> str | None:
@@ -32,31 +32,46 @@ def _frame_key(frame: str) -> str:
     return f"{name} ({short})"
 
 
+# Inclusive shares of the worker's stages, by the function that is each stage's entry point.
+STAGES = (
+    ("decode + validate (DecisionHandler.decode)", "DecisionHandler.decode ("),
+    ("risk chain (core assess)", "assess (core/assessment.py)"),
+    ("audit details (Outcome.details)", "Outcome.details ("),
+    ("payloads + rows (outputs.emit)", "emit (worker/outputs.py)"),
+    ("handler in all: chain, audit, payloads, rows (DecisionHandler.handle)",
+     "DecisionHandler.handle ("),
+    ("PostgreSQL client side (BatchCommitter.persist minus decode and handler)",
+     "BatchCommitter.persist ("),
+    ("Kafka transaction (PartitionPublisher.publish)", "PartitionPublisher.publish ("),
+    ("consumer fetch (getmany and the fetcher)", "Fetcher."),
+)
+_IGNORED = ("EpollSelector.select", "_find_and_load")  # waiting, and start-up imports
+
+
 def hot_spots(raw: str, top: int = 10) -> dict[str, Any]:
-    """Self and inclusive sample shares per function from py-spy's raw (collapsed) output."""
+    """Self shares per function and inclusive shares per stage, from py-spy's raw output."""
     self_samples: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
+    stages: Counter[str] = Counter()
     total = 0
     for line in raw.splitlines():
         stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
+        if not stack or not count_text.isdigit() or any(i in stack for i in _IGNORED):
             continue
         count = int(count_text)
-        frames = [_frame_key(f) for f in stack.split(";")[1:]]  # [0] is the thread
-        if not frames:
-            continue
+        frames = [_frame_key(f) for f in stack.split(";")]
         total += count
         self_samples[frames[-1]] += count
-        for key in set(frames):
-            inclusive[key] += count
-    riskgate = {k: v for k, v in inclusive.items() if "riskgate/" in k or "/worker" in k
-                or "/core" in k or "/store" in k or "/contracts" in k}
-
-    def share(items: list[tuple[str, int]]) -> list[dict[str, Any]]:
-        return [{"function": k, "pct": round(100 * v / total, 1)} for k, v in items]
-
-    return {"samples": total, "self": share(self_samples.most_common(top)),
-            "inclusive_riskgate": share(Counter(riskgate).most_common(top))}
+        for label, entry in STAGES:
+            if any(entry in f for f in frames):
+                stages[label] += count
+    if not total:
+        return {"samples": 0, "self": [], "stages": []}
+    stages[STAGES[5][0]] -= stages[STAGES[0][0]] + stages[STAGES[4][0]]
+    return {"samples": total,
+            "self": [{"function": k, "pct": round(100 * v / total, 1)}
+                     for k, v in self_samples.most_common(top)],
+            "stages": [{"stage": label, "pct": round(100 * stages[label] / total, 1)}
+                       for label, _ in STAGES]}
 
 
 async def profile_worker(plan: e2e.Plan, out_dir: Path) -> dict[str, Any]:

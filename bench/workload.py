@@ -11,9 +11,9 @@ import dataclasses
 from typing import Any
 
 import orjson
+from tests.support import builders as b
 
 from riskgate.core import Environment, MarketData, Portfolio, PortfolioBook, resolve_limits
-from tests.support import builders as b
 
 SECTORS = ("TECH", "ENERGY", "HEALTH", "FIN", "UTIL")
 COUNTRIES = ("US", "DE", "JP")

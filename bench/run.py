@@ -1,0 +1,147 @@
+"""``make bench``: every benchmark in one run, side by side on this machine.
+
+Writes ``bench/results/latest.json`` (every run) and ``bench/results/latest.md`` (the table).
+Needs the local broker and database (``make infra-up``; started here if they are not up).
+Nothing here asserts on time. Sizes are flags, or ``BENCH_<FLAG>`` environment variables:
+
+    python -m bench.run [--rounds 3] [--decisions 40000] [--paced-seconds 5]
+                        [--sections core growth e2e scale profile] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import e2e, profile, report, sections
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+ALL_SECTIONS = ("core", "growth", "e2e", "scale", "profile")
+
+
+def _arg(parser: argparse.ArgumentParser, flag: str, kind: type, default: Any, help: str) -> None:
+    env = os.environ.get("BENCH_" + flag.upper().replace("-", "_"))
+    parser.add_argument(f"--{flag}", type=kind, default=kind(env) if env else default, help=help)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    _arg(parser, "rounds", int, 3, "alternated rounds per comparison (medians over these)")
+    _arg(parser, "decisions", int, 40_000, "decisions pre-loaded per saturate run")
+    _arg(parser, "micro-decisions", int, 2_000, "decisions per in-process pass")
+    _arg(parser, "paced-seconds", float, 5.0, "seconds per paced load level")
+    _arg(parser, "portfolios", int, 64, "portfolios in the end-to-end runs")
+    _arg(parser, "partitions", int, 8, "partitions of the end-to-end comparison")
+    parser.add_argument("--sections", nargs="+", choices=ALL_SECTIONS,
+                        default=os.environ.get("BENCH_SECTIONS", " ".join(ALL_SECTIONS)).split())
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the plumbing")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--render", action="store_true",
+                        help="only rewrite latest.md (and the goals) from latest.json")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.decisions, args.micro_decisions, args.paced_seconds = 1, 3_000, 300, 2.0
+    return args
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _meta(args: argparse.Namespace) -> dict[str, Any]:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                            capture_output=True).stdout.strip() or "unknown"
+    if subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                      text=True, capture_output=True).stdout.strip():
+        commit += " + uncommitted changes"
+    return {"started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "python": platform.python_version(), "cpus": os.cpu_count(), "commit": commit,
+            "rounds": args.rounds, "argv": sys.argv[1:]}
+
+
+def _ensure_infra() -> None:
+    """The broker and database must answer; the local ones are started when they do not."""
+    subprocess.run(["bash", str(ROOT / "deploy/local/infra.sh"), "up"], check=True, timeout=600,
+                   stdout=subprocess.DEVNULL)
+
+
+async def _migrate() -> None:
+    from riskgate.settings import Settings
+    from riskgate.store.migrate import migrate_url
+
+    await migrate_url(Settings().database_url)
+
+
+def write(results: dict[str, Any], out: Path) -> None:
+    results["goals"] = report.goals(results)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
+    (out / "latest.md").write_text(report.markdown(results))
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {"meta": _meta(args), "errors": []}
+    plan = e2e.Plan(decisions=args.decisions, portfolios=args.portfolios,
+                    partitions=args.partitions, paced_seconds=args.paced_seconds,
+                    rounds=args.rounds, log_dir=Path("/tmp/riskgate-bench") / str(os.getpid()))
+    steps = {
+        # In-process rounds are cheap: take more of them against the machine's noise.
+        "core": lambda: sections.in_process(2 * args.rounds + 1, args.micro_decisions),
+        "growth": lambda: sections.growth(args.rounds, args.micro_decisions,
+                                          [10, 1_000, 10_000], [1, 100, 10_000]),
+    }
+    for name in ("core", "growth"):
+        if name in args.sections:
+            log(f"{name} ...")
+            results[name] = steps[name]()
+            write(results, args.out)
+    if {"e2e", "scale", "profile"} & set(args.sections):
+        _ensure_infra()
+        await _migrate()
+    if "e2e" in args.sections:
+        results["e2e"] = await sections.end_to_end(plan, log)
+        write(results, args.out)
+    if "scale" in args.sections:
+        shapes = [(1, 4), (2, 4), (1, 8), (2, 8)]
+        results["scale"] = await sections.scale(plan, shapes, log)
+        write(results, args.out)
+    if "profile" in args.sections:
+        log("profile ...")
+        results["profile"] = await profile.profile_worker(plan, plan.log_dir)
+    results["meta"]["finished"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    write(results, args.out)
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.WARNING)
+    for noisy in ("aiokafka", "kafka"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)  # the driver's own reconnect chatter
+    args = parse(argv)
+    if args.render:
+        results = json.loads((args.out / "latest.json").read_text())
+        if "e2e" in results:
+            e = results["e2e"]
+            e["latency"] = sections.latency_summary(e["paced"], tuple(e["plan"]["levels"]))
+        write(results, args.out)
+        print((args.out / "latest.md").read_text())
+        return
+    started = time.monotonic()
+    asyncio.run(run(args))
+    log(f"done in {time.monotonic() - started:.0f} s: {args.out / 'latest.md'}")
+    print((args.out / "latest.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
