@@ -13,9 +13,8 @@ from datetime import UTC, datetime
 import orjson
 
 from riskgate.contracts.decode import decode_proposed
-from riskgate.core import Environment, MarketData, Outcome, PortfolioBook, assess
+from riskgate.core import Environment, MarketData, Outcome, PortfolioBook, action_id, assess
 from riskgate.worker import codec
-from riskgate.worker.outputs import action_id_for
 
 MAX_BYTES = 64 * 1024
 
@@ -30,7 +29,7 @@ def decide(raw: bytes, book: PortfolioBook, markets: Mapping[str, MarketData],
     message = decode_proposed(raw, max_bytes=MAX_BYTES)
     market = markets.get(message.ticker)
     outcome = assess(codec.proposal(message), book, market, env)
-    aid = action_id_for(message.decision_id)
+    aid = action_id(message.decision_id)
     common = {
         "schema_version": "1.0", "action_id": aid, "decision_id": message.decision_id,
         "portfolio_id": message.portfolio_id, "strategy_id": message.strategy_id,

@@ -247,3 +247,16 @@ class TestForcedDerisk:
             b.apply(outcome)
         # Assert
         assert (before, b.gross) == (30_000.0, pytest.approx(15_000.0))
+
+
+class TestActionId:
+    def test_action_id_is_the_uuid5_of_the_decision(self):
+        """The fast derivation equals uuid5(RISKGATE_NAMESPACE, decision_id + suffix) for many names."""
+        import uuid
+
+        from riskgate.core import RISKGATE_NAMESPACE, action_id
+
+        names = [f"D-{i}" for i in range(2000)] + ["", "derisk:E1:P1", "ü-ñ", "x" * 300]
+        for name in names:
+            for suffix in ("", "#AAPL", "#dup@3:17"):
+                assert action_id(name, suffix) == str(uuid.uuid5(RISKGATE_NAMESPACE, name + suffix))
