@@ -54,7 +54,8 @@ class TestEmergencyEndToEnd:
                 await asyncio.sleep(1.0)
                 after = await _decide(s, p, b.proposal(f"D{unique}-3", p, "XOM", qty=1500.0,
                                                        created_at=time.time()), len(forced) + 3)
-        assert forced and all(a["action_type"] == "FORCED_DERISK" for a in forced)
+        assert forced and all(a["action_type"] == "FORCED_DERISK" for a in forced), \
+            [(a["action_type"], a["reason_codes"]) for a in forced]
         assert all(a["decision_id"] == f"derisk:E{unique}:{p}" for a in forced)
         assert all(abs(a["approved_position"]) < 1000.0 for a in forced)  # both names started at 1000
         assert increase["action_type"] == "REJECTED" and increase["emergency_version"] == 1

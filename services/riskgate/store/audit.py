@@ -8,7 +8,9 @@ from typing import Any
 import asyncpg
 
 _WHY = """
-SELECT a.action_id, a.action_type, a.reason_codes, a."timestamp", a.details_json, a.profile,
+SELECT a.action_id, a.action_type, a.reason_codes, a."timestamp",
+       coalesce(a.details_json, convert_from(a.payload, 'UTF8')::jsonb -> 'details_json') AS details_json,
+       a.profile,
        a.config_version, a.snapshot_version, a.market_version, a.emergency_version,
        t.target_position, t.delta_position
   FROM risk_actions a LEFT JOIN target_positions t USING (action_id)

@@ -53,7 +53,6 @@ class ActionRow:
     action_type: str
     reason_codes: list[str]
     timestamp: Any  # datetime
-    details_json: str
     profile: str | None
     config_version: int
     snapshot_version: int

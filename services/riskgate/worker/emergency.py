@@ -33,11 +33,16 @@ def derisk_command(event_id: str, portfolio_id: str, gross_cut_pct: float, as_of
 
 async def issue_forced_derisk(
     pool: asyncpg.Pool, producer: AIOKafkaProducer, topic: str, portfolio_ids: list[str],
-    partitions: set[int],
-    n_partitions: int, event_id: str, gross_cut_pct: float, as_of: float,
+    partitions: set[int], n_partitions: int, event_id: str, gross_cut_pct: float, as_of: float,
+    emitted: set[str],
 ) -> int:
     """Write a de-risk command for every portfolio of ``portfolio_ids`` (those on this
-    deployment's snapshots topic) whose key lands in ``partitions``."""
+    deployment's snapshots topic) whose key lands in ``partitions``.
+
+    Commands already processed (``processed_decisions``) or already written by this process
+    (``emitted``) are skipped, so a rebalance during an EMERGENCY does not write them again;
+    only a command in flight when its writer died can come twice, and that one is a DUPLICATE.
+    """
     partitioner = DefaultPartitioner()
     all_parts = list(range(n_partitions))
     async with pool.acquire() as conn:
@@ -46,11 +51,12 @@ async def issue_forced_derisk(
         done = await db.seen_decisions(conn, decision_ids)
     sent = 0
     for portfolio_id, decision_id in zip(owned, decision_ids, strict=True):
-        if decision_id in done:
+        if decision_id in done or decision_id in emitted:
             continue
         await producer.send_and_wait(
             topic, derisk_command(event_id, portfolio_id, gross_cut_pct, as_of), key=portfolio_id.encode()
         )
+        emitted.add(decision_id)
         sent += 1
     log.warning("forced_derisk_issued", event_id=event_id, commands=sent, owned=len(owned))
     return sent

@@ -204,15 +204,12 @@ def emit(leg: Leg, record: InRecord, seq: int, topics: tuple[str, str, str], res
     """Append the leg's Kafka records and stored rows to the batch result."""
     a = leg.action
     key = leg.portfolio_id.encode()
-    # The audit details are serialised once and spliced into the payload (same bytes).
-    details = orjson.dumps(a["details_json"])
-    payload = orjson.dumps({**a, "details_json": orjson.Fragment(details)})
+    payload = orjson.dumps(a)  # the stored row keeps these bytes; details_json lives only here
     result.outputs.append(OutRecord(topics[0], key, payload))
     result.actions.append(ActionRow(
         leg.action_id, a["decision_id"], a["portfolio_id"], a["strategy_id"], a["ticker"],
-        a["action_type"], a["reason_codes"], ts, details.decode(),
-        a["profile"], a["config_version"], a["snapshot_version"], a["market_version"],
-        a["emergency_version"], record.topic, record.partition, record.offset, seq, payload,
+        a["action_type"], a["reason_codes"], ts, a["profile"], a["config_version"],
+        a["snapshot_version"], a["market_version"], a["emergency_version"], record.topic, record.partition, record.offset, seq, payload,
     ))
     metrics.DECISIONS.labels(a["action_type"]).inc()
     if leg.target is None:

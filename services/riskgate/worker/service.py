@@ -56,6 +56,7 @@ class WorkerService:
         self._producer: AIOKafkaProducer | None = None
         self._stopping = asyncio.Event()
         self._db_ok = True
+        self._emitted: set[str] = set()  # forced de-risk commands this process wrote
 
     def ready(self) -> bool:
         return bool(self.reader and self.reader.caught_up.is_set() and self.loop and self.loop.state_ok
@@ -216,7 +217,8 @@ class WorkerService:
             return
         await issue_forced_derisk(self.pool, self._producer, self.s.topics.proposed,
                                   sorted(self.world.portfolios), partitions,
-                                  self.s.partitions, em.event_id, em.gross_cut_pct, em.as_of or 0.0)
+                                  self.s.partitions, em.event_id, em.gross_cut_pct, em.as_of or 0.0,
+                                  self._emitted)
 
     def _owned_partitions(self) -> set[int]:
         return {tp.partition for tp in self.loop.owned} if self.loop is not None else set()
