@@ -23,7 +23,9 @@ from pathlib import Path
 
 import asyncpg
 import orjson
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from aiokafka.structs import TopicPartition
 
 from riskgate.kafka.admin import create_topics
 from riskgate.settings import Settings, Topics
@@ -262,7 +264,8 @@ async def chaos_monkey(workers: Workers, plan: ChaosPlan, counters: Counters, du
 
 
 async def wait_drained(s: Settings, expected: Expected, deadline_s: float) -> int:
-    """Wait until PostgreSQL has processed every decision (and the de-risk commands)."""
+    """Wait until every decision is processed and every input record, the forced de-risk
+    commands included, is committed in Kafka (committed offset == end offset)."""
     ids = list(expected.decisions)
     end = time.monotonic() + deadline_s
     done = 0
@@ -274,12 +277,27 @@ async def wait_drained(s: Settings, expected: Expected, deadline_s: float) -> in
                     "SELECT count(*) FROM processed_decisions WHERE decision_id = ANY($1::text[])", ids)
             finally:
                 await conn.close()
-        except (OSError, asyncpg.PostgresError):
+            if done >= len(ids) and await _all_committed(s):
+                return done
+        except (OSError, asyncpg.PostgresError, KafkaError):
             pass
-        if done >= len(ids):
-            return done
         await asyncio.sleep(1.0)
     return done
+
+
+async def _all_committed(s: Settings) -> bool:
+    consumer = AIOKafkaConsumer(bootstrap_servers=s.bootstrap_servers, group_id=s.group_id,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(s.topics.proposed, p) for p in range(s.partitions)]
+        ends = await consumer.end_offsets(tps)
+        for tp in tps:
+            if (await consumer.committed(tp) or 0) < ends[tp]:
+                return False
+        return True
+    finally:
+        await consumer.stop()
 
 
 async def run_chaos(plan: ChaosPlan, base: Settings | None = None) -> tuple[str, dict]:

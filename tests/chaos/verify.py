@@ -172,6 +172,12 @@ def _ts(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+def _foreign(actions, expected: Expected) -> set[str]:
+    """Actions on the topic for portfolios outside this run (none expected)."""
+    ours = set(expected.portfolio_ids)
+    return {a["action_id"] for _, a in actions if a["portfolio_id"] not in ours}
+
+
 async def stored_counts(s: Settings, portfolio_ids: list[str]) -> tuple[int, int]:
     """How many actions and targets PostgreSQL holds for these portfolios (what Kafka must show)."""
     conn = await asyncpg.connect(s.database_url)
@@ -188,6 +194,15 @@ async def stored_counts(s: Settings, portfolio_ids: list[str]) -> tuple[int, int
 async def verify(s: Settings, expected: Expected, actions, targets) -> dict[str, Any]:
     report = _count_outputs(expected, actions, targets)
     rows, states, bad_rows = await _stored(s, expected)
+    # Every stored output must be on the topic exactly once, forced de-risk legs included.
+    on_topic = {a["action_id"] for _, a in actions}
+    stored_ids = {str(r["action_id"]) for r in rows}
+    unpublished = sorted(stored_ids - on_topic)
+    phantom = sorted(on_topic - stored_ids - _foreign(actions, expected))
+    report["lost"] += len(unpublished)
+    report["duplicates"] += len(phantom)
+    report["problems"] += [f"stored, never published: {a}" for a in unpublished[:10]]
+    report["problems"] += [f"published, never stored: {a}" for a in phantom[:10]]
     reference = Reference(s, expected)
     mismatches = reference.replay(rows)
     for pid in expected.portfolio_ids:

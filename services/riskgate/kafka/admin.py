@@ -55,9 +55,15 @@ async def create_topics(settings: Settings) -> dict[str, str]:
             wanted.append(NewTopic(spec.name, spec.partitions, 1, topic_configs=spec.config(broker_max)))
             result[spec.name] = "created"
         if wanted:
-            # A concurrent creator may win the race; the topic is there either way.
+            # A concurrent creator may win the race, or a topic made a moment ago may not be
+            # listed yet: the broker says "already exists" per topic, and that is success.
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(wanted)
+                response = await admin.create_topics(wanted)
+                for topic, code, *_ in response.topic_errors:
+                    if code == TopicAlreadyExistsError.errno:
+                        result[topic] = "exists"
+                    elif code != 0:
+                        raise RuntimeError(f"creating topic {topic!r} failed with error code {code}")
         return result
     finally:
         await admin.close()

@@ -59,6 +59,8 @@ class DecisionLoop:
         self._resume_at: dict[TopicPartition, float] = {}
         self._state_backoff = Backoff()
         self._stopping = asyncio.Event()
+        # Partitions we hold no producer for although they are ours: set-up failed (due now)
+        # or we were fenced (due after fenced_recheck_s). ``_heal`` takes them up again.
         self._fenced_until: dict[TopicPartition, float] = {}
         # The next offset each partition must decide. A fetch made before a seek can still be
         # handed out after it; its records are older than this and must not be published twice.
@@ -202,19 +204,24 @@ class DecisionLoop:
         self._fenced_until[tp] = asyncio.get_running_loop().time() + self._s.fenced_recheck_s
 
     async def _heal(self) -> None:
-        """Take up any assigned partition we hold no producer for: one whose set-up failed, or
-        one we were fenced from whose fencer has had a session timeout to take it."""
+        """Take up a partition whose set-up failed, or one we were fenced from whose fencer has
+        had a session timeout to take it, if the group still assigns it to us. (Partitions in
+        the middle of a rebalance are left to the rebalance callbacks.)"""
         consumer = self._consumer
-        if consumer is None:
+        if consumer is None or not self._fenced_until:
             return
         now = asyncio.get_running_loop().time()
-        orphans = [tp for tp in consumer.assignment()
-                   if tp not in self._publishers and self._fenced_until.get(tp, 0.0) <= now]
+        assigned = consumer.assignment()
+        for tp in [tp for tp in self._fenced_until if tp not in assigned]:
+            del self._fenced_until[tp]
+        orphans = [tp for tp, due in self._fenced_until.items()
+                   if due <= now and tp not in self._publishers]
         if orphans:
             log.warning("partitions_reacquired", partitions=sorted(tp.partition for tp in orphans))
+            for tp in orphans:
+                del self._fenced_until[tp]  # a failed set-up below marks it again
             await self.acquire(orphans)
             for tp in orphans:
-                self._fenced_until.pop(tp, None)
                 if tp in self._publishers and tp not in self._halted:
                     consumer.resume(tp)
 
@@ -255,6 +262,7 @@ class DecisionLoop:
                 publisher = self._publishers.pop(tp, None)
                 if publisher is not None:
                     await publisher.close()
+                self._fenced_until[tp] = asyncio.get_running_loop().time() + 1.0
         log.info("partitions_assigned", partitions=sorted(tp.partition for tp in assigned))
         if self._on_assigned is not None and assigned:
             try:
@@ -264,6 +272,9 @@ class DecisionLoop:
 
     async def _acquire_one(self, tp: TopicPartition) -> None:
         s = self._s
+        old = self._publishers.pop(tp, None)
+        if old is not None:  # taken up twice (heal, then the rebalance): one producer per id
+            await old.close()
         publisher = PartitionPublisher(
             s.bootstrap_servers, transactional_id(s.transactional_id_prefix, tp.topic, tp.partition),
             s.group_id,

@@ -18,6 +18,8 @@ from aiokafka.structs import OffsetAndMetadata, TopicPartition
 from riskgate.errors import PublisherFenced, RetryablePublishError
 from riskgate.records import OutRecord
 
+_PUBLISH_TIMEOUT_S = 20.0
+
 
 def transactional_id(prefix: str, topic: str, partition: int) -> str:
     return f"{prefix}-{topic}-{partition}"
@@ -73,19 +75,26 @@ class PartitionPublisher:
         if producer is None:
             raise RetryablePublishError(f"{self.txn_id}: publisher is closed")
         try:
-            await producer.begin_transaction()
-            futures = [await producer.send(r.topic, r.value, key=r.key) for r in records]
-            if futures:
-                await asyncio.gather(*futures)
-            offsets = {tp: OffsetAndMetadata(next_offset, "")}
-            await producer.send_offsets_to_transaction(offsets, self._group_id)
-            await producer.commit_transaction()
+            # aiokafka can leave a transaction waiting forever once its sender task has died
+            # (after fencing, for one); a bounded wait turns that into a retry or a drop.
+            await asyncio.wait_for(self._transaction(producer, records, tp, next_offset),
+                                   timeout=_PUBLISH_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 - any failure leaves the outcome unknown
             if _was_fenced(producer, exc):
                 raise PublisherFenced(f"{self.txn_id}: fenced by a newer owner: {exc}") from exc
             # KafkaError and timeouts, but also aiokafka's state assertions after a fenced or
             # half-finished transaction: all mean "restart the producer and re-seek".
             raise RetryablePublishError(f"{self.txn_id}: {type(exc).__name__}: {exc}") from exc
+
+    async def _transaction(self, producer: AIOKafkaProducer, records: Sequence[OutRecord],
+                           tp: TopicPartition, next_offset: int) -> None:
+        await producer.begin_transaction()
+        futures = [await producer.send(r.topic, r.value, key=r.key) for r in records]
+        if futures:
+            await asyncio.gather(*futures)
+        offsets = {tp: OffsetAndMetadata(next_offset, "")}
+        await producer.send_offsets_to_transaction(offsets, self._group_id)
+        await producer.commit_transaction()
 
 
 def _was_fenced(producer: AIOKafkaProducer, exc: BaseException) -> bool:
