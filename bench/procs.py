@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from tests.chaos.harness import worker_env
+from tests.chaos.harness import chaos_worker_env as worker_env
 
 from riskgate.settings import Settings
 

@@ -31,7 +31,7 @@ from riskgate.kafka.admin import create_topics
 from riskgate.settings import Settings, Topics
 from tests.chaos.verify import Expected, stored_counts, verify
 from tests.support import builders as b
-from tests.support.kafka import collect
+from tests.support.kafka import collect, worker_env
 
 ROOT = Path(__file__).resolve().parents[2]
 TICKERS = [f"T{i:02d}" for i in range(30)]
@@ -72,19 +72,13 @@ def chaos_settings(base: Settings, run: str, partitions: int) -> Settings:
     })
 
 
-def worker_env(s: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "RISKGATE_BOOTSTRAP_SERVERS": s.bootstrap_servers, "RISKGATE_DATABASE_URL": s.database_url,
-        "RISKGATE_GROUP_ID": s.group_id, "RISKGATE_TRANSACTIONAL_ID_PREFIX": s.transactional_id_prefix,
-        "RISKGATE_PARTITIONS": str(s.partitions), "RISKGATE_HTTP_PORT": str(_free_port()),
-        "RISKGATE_SNAPSHOT_TTL_S": "86400", "RISKGATE_MAX_SNAPSHOT_AGE_S": "86400",
-        "RISKGATE_MAX_PRICE_AGE_S": "86400", "RISKGATE_MAX_DECISION_AGE_S": "120", "RISKGATE_LOG_LEVEL": "INFO",
-        "PYTHONPATH": str(ROOT / "services"),
-    })
-    for key, name in s.topics.model_dump().items():
-        env[f"RISKGATE_TOPICS__{key.upper()}"] = name
-    return env
+def chaos_worker_env(s: Settings) -> dict[str, str]:
+    """A chaos worker: long TTL and staleness bounds, so only the recorded inputs decide."""
+    return worker_env(
+        s, RISKGATE_HTTP_PORT=str(_free_port()), RISKGATE_SNAPSHOT_TTL_S="86400",
+        RISKGATE_MAX_SNAPSHOT_AGE_S="86400", RISKGATE_MAX_PRICE_AGE_S="86400",
+        RISKGATE_MAX_DECISION_AGE_S="120", RISKGATE_LOG_LEVEL="INFO",
+        PYTHONPATH=str(ROOT / "services"))
 
 
 class Workers:
@@ -98,7 +92,7 @@ class Workers:
     def start(self, i: int) -> None:
         log = open(self.log_dir / f"worker{i}.log", "ab")  # noqa: SIM115 - lives as long as the process
         self.procs[i] = subprocess.Popen([sys.executable, "-m", "riskgate.cli", "worker"],
-                                         env=worker_env(self.s), stdout=log, stderr=log)
+                                         env=chaos_worker_env(self.s), stdout=log, stderr=log)
 
     def kill9(self, i: int) -> None:
         proc = self.procs[i]

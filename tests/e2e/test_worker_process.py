@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import sys
@@ -13,7 +12,7 @@ import pytest
 
 from tests.integration.test_pipe import seed_world
 from tests.support import builders as b
-from tests.support.kafka import collect, produce, topics
+from tests.support.kafka import collect, produce, topics, worker_env
 
 pytestmark = pytest.mark.e2e
 
@@ -22,18 +21,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _env(s, port: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "RISKGATE_BOOTSTRAP_SERVERS": s.bootstrap_servers, "RISKGATE_DATABASE_URL": s.database_url,
-        "RISKGATE_GROUP_ID": s.group_id, "RISKGATE_TRANSACTIONAL_ID_PREFIX": s.transactional_id_prefix,
-        "RISKGATE_PARTITIONS": str(s.partitions), "RISKGATE_HTTP_PORT": str(port),
-    })
-    for field, name in s.topics.model_dump().items():
-        env[f"RISKGATE_TOPICS__{field.upper()}"] = name
-    return env
 
 
 async def _probe(port: int, path: str) -> int | None:
@@ -61,7 +48,7 @@ async def wait_ready(port: int, proc, deadline_s: float = 90.0) -> None:
 
 async def start_worker(s, port: int):
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "riskgate.cli", "worker", env=_env(s, port),
+        sys.executable, "-m", "riskgate.cli", "worker", env=worker_env(s, RISKGATE_HTTP_PORT=str(port)),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Iterable
 
 import orjson
@@ -12,6 +13,21 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from riskgate.kafka.admin import create_topics, delete_topics, topic_specs
 from riskgate.settings import Settings
 from riskgate.worker.service import WorkerService
+
+
+def worker_env(settings: Settings, **overrides: str) -> dict[str, str]:
+    """The environment of a ``riskgate worker`` process that uses ``settings``."""
+    env = dict(os.environ)
+    s = settings
+    env.update({
+        "RISKGATE_BOOTSTRAP_SERVERS": s.bootstrap_servers, "RISKGATE_DATABASE_URL": s.database_url,
+        "RISKGATE_GROUP_ID": s.group_id, "RISKGATE_TRANSACTIONAL_ID_PREFIX": s.transactional_id_prefix,
+        "RISKGATE_PARTITIONS": str(s.partitions), "RISKGATE_HTTP_PORT": str(s.http_port),
+    })
+    for field, name in s.topics.model_dump().items():
+        env[f"RISKGATE_TOPICS__{field.upper()}"] = name
+    env.update(overrides)
+    return env
 
 
 async def produce(settings: Settings, topic: str, records: Iterable[tuple[bytes | None, bytes | None]]) -> None:

@@ -7,18 +7,16 @@ runs every record in offset order against the locked rows and the global state.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-import orjson
 import structlog
 
 from riskgate import metrics
 from riskgate.contracts.base import unknown_fields
-from riskgate.contracts.decode import decode_proposed
+from riskgate.contracts.decode import decode_proposed, encode
 from riskgate.contracts.inputs import ForcedDeriskCommand, ProposedDecision
+from riskgate.contracts.outputs import DeadLetter
 from riskgate.errors import PoisonMessage
 from riskgate.records import InRecord, OutRecord
 from riskgate.settings import Settings
@@ -112,22 +110,16 @@ class DecisionHandler:
     def _dead_letter(self, record: InRecord, poison: PoisonMessage, ctx: out.BatchContext,
                      result: HandlerResult) -> None:
         metrics.DEAD_LETTERS.labels(poison.code).inc()
-        envelope: dict[str, Any] = {
-            "schema_version": "1.0", "error_code": poison.code, "error": poison.reason,
-            "source_topic": record.topic, "partition": record.partition, "offset": record.offset,
-            "key_b64": _b64(record.key), "value_b64": _b64(record.value),
-            "received_at": ctx.now_text,
-        }
-        payload = orjson.dumps(envelope)
+        received = datetime.fromtimestamp(ctx.now, UTC)
+        payload = encode(DeadLetter.for_record(
+            code=poison.code, reason=poison.reason, source_topic=record.topic,
+            partition=record.partition, offset=record.offset, key=record.key, value=record.value,
+            received_at=received))
         result.outputs.append(OutRecord(self.out_topics[2], record.key, payload))
         result.dead.append(DeadLetterRow(
             record.topic, record.partition, record.offset, poison.code, poison.reason,
-            datetime.fromtimestamp(ctx.now, UTC), record.key, payload,
+            received, record.key, payload,
         ))
-
-
-def _b64(raw: bytes | None) -> str | None:
-    return None if raw is None else base64.b64encode(raw).decode("ascii")
 
 
 def _rfc3339(ts: float) -> str:

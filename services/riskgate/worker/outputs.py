@@ -12,6 +12,7 @@ from riskgate import metrics
 from riskgate.contracts.inputs import ForcedDeriskCommand, ProposedDecision
 from riskgate.core import (
     Environment,
+    MarketData,
     Portfolio,
     PortfolioBook,
     action_id,
@@ -131,19 +132,28 @@ def _ticker(message) -> str:
     return getattr(message, "ticker", None) or "*"
 
 
-def _common(message, record: InRecord, ctx: BatchContext, aid: str, ticker: str) -> dict[str, Any]:
+def _common(message, now_text: str, aid: str, ticker: str) -> dict[str, Any]:
     return {
         "schema_version": "1.0", "action_id": aid, "decision_id": message.decision_id,
         "portfolio_id": message.portfolio_id, "strategy_id": message.strategy_id,
-        "ticker": ticker, "timestamp": ctx.now_text,
+        "ticker": ticker, "timestamp": now_text,
     }
 
 
 def _leg(message, record, ctx, aid, outcome, snapshot_version: int, env: Environment,
          ticker: str | None = None) -> Leg:
     ticker = ticker or message.ticker
-    common = _common(message, record, ctx, aid, ticker)
-    market = ctx.world.market.get(ticker)
+    action, target = decision_payloads(
+        message, aid, outcome, env, snapshot_version, ctx.world.market.get(ticker), ctx.now_text,
+        record.partition, record.offset, ticker)
+    return Leg(aid, message.portfolio_id, action, target)
+
+
+def decision_payloads(message, aid: str, outcome, env: Environment, snapshot_version: int,
+                      market: MarketData | None, now_text: str, partition: int, offset: int,
+                      ticker: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The risk action and the target of one decided leg, as published (docs/contracts.md)."""
+    common = _common(message, now_text, aid, ticker or message.ticker)
     action_type = outcome.action_type.value
     action = {
         **common, "action_type": action_type, "reason_codes": list(outcome.reason_codes),
@@ -155,7 +165,7 @@ def _leg(message, record, ctx, aid, outcome, snapshot_version: int, env: Environ
         "config_version": env.config_version, "snapshot_version": snapshot_version,
         "market_version": market.version if market is not None else -1,
         "emergency_version": env.emergency_version,
-        "source_partition": record.partition, "source_offset": record.offset,
+        "source_partition": partition, "source_offset": offset,
     }
     target = {
         **common, "target_position": outcome.target_position,
@@ -164,7 +174,7 @@ def _leg(message, record, ctx, aid, outcome, snapshot_version: int, env: Environ
         "action_type": action_type, "risk_reasoning_summary": outcome.risk_reasoning_summary,
         "decision_created_at": _created(message),
     }
-    return Leg(aid, message.portfolio_id, action, target)
+    return action, target
 
 
 def _refused(message, record, ctx, aid, action_type: str, code: str, summary: str) -> Leg:
@@ -174,7 +184,7 @@ def _refused(message, record, ctx, aid, action_type: str, code: str, summary: st
     current = 0.0
     if row is not None:
         current = row.projected(ctx.now, ctx.world.snapshot_ttl_s).get(ticker, 0.0)
-    common = _common(message, record, ctx, aid, ticker)
+    common = _common(message, ctx.now_text, aid, ticker)
     env = ctx.env(message.portfolio_id, message.strategy_id)
     action = {
         **common, "action_type": action_type, "reason_codes": [code],

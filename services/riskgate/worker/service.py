@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 
 import asyncpg
-import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -230,7 +229,3 @@ class WorkerService:
                 await fn(conn, *args)
         except _DB_FAULTS as exc:
             raise RetryableStateError(str(exc)) from exc
-
-
-def dumps(value: object) -> str:
-    return orjson.dumps(value).decode()
