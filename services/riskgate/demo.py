@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import time
+import uuid
 from datetime import UTC, datetime
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
 
 from riskgate.settings import Settings
 
@@ -38,78 +42,95 @@ def _decisions(run: str, now: float) -> list[dict]:
     } for i, (pf, strat, tk, qty, conf, age) in enumerate(rows)]
 
 
-BAD = [b"{this is not json", b'{"schema_version":"1.0","decision_id":"bad-nan","target_quantity":NaN}',
-       b'{"schema_version":"1.0","decision_id":"bad-type","strategy_id":"s","portfolio_id":"PF-MACRO",'
-       b'"ticker":"AAPL","target_quantity":"10","confidence":0.9,"created_at":"2026-01-01T00:00:00Z"}']
+def _bad(run: str) -> list[bytes]:
+    """Three records the worker must dead-letter. Each carries the run id near its start, so a
+    dead letter is counted only by the run that wrote it."""
+    r = run.encode()
+    return [b"{run " + r + b": this is not json",
+            b'{"decision_id":"bad-nan-' + r + b'","schema_version":"1.0","target_quantity":NaN}',
+            b'{"decision_id":"bad-type-' + r + b'","schema_version":"1.0","strategy_id":"s",'
+            b'"portfolio_id":"PF-MACRO","ticker":"AAPL","target_quantity":"10","confidence":0.9,'
+            b'"created_at":"2026-01-01T00:00:00Z"}']
 
 
-async def _publish(s: Settings, run: str, now: float, decisions: list[dict]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=s.bootstrap_servers, enable_idempotence=True)
-    await producer.start()
-    try:
-        for tk, (price, sector, country, adv) in TICKERS.items():
-            await producer.send(s.topics.market, orjson.dumps({
-                "schema_version": "1.0", "ticker": tk, "version": int(now * 1000), "as_of": _iso(now),
-                "price": price, "adv": adv, "spread_bps": 3.0, "atr": price * 0.02,
-                "sector": sector, "country": country, "cluster": sector}), key=tk.encode())
-        for pf, equity in PORTFOLIOS.items():
-            await producer.send(s.topics.snapshots, orjson.dumps({
-                "schema_version": "1.0", "portfolio_id": pf, "version": int(now * 1000),
-                "as_of": _iso(now), "equity": equity, "pnl_today": 0.0, "peak_equity": equity,
-                "positions": [{"ticker": "XOM", "quantity": 10.0}]}), key=pf.encode())
-        await producer.flush()
-        await asyncio.sleep(1.0)  # let the worker apply the compacted inputs first
-        for d in decisions:
-            await producer.send(s.topics.proposed, orjson.dumps(d), key=d["portfolio_id"].encode())
-        for value in BAD:
-            await producer.send(s.topics.proposed, value, key=b"PF-MACRO")
-        await producer.flush()
-    finally:
-        await producer.stop()
+async def _publish(producer: AIOKafkaProducer, s: Settings, now: float, decisions: list[dict],
+                   bad: list[bytes]) -> None:
+    for tk, (price, sector, country, adv) in TICKERS.items():
+        await producer.send(s.topics.market, orjson.dumps({
+            "schema_version": "1.0", "ticker": tk, "version": int(now * 1000), "as_of": _iso(now),
+            "price": price, "adv": adv, "spread_bps": 3.0, "atr": price * 0.02,
+            "sector": sector, "country": country, "cluster": sector}), key=tk.encode())
+    for pf, equity in PORTFOLIOS.items():
+        await producer.send(s.topics.snapshots, orjson.dumps({
+            "schema_version": "1.0", "portfolio_id": pf, "version": int(now * 1000),
+            "as_of": _iso(now), "equity": equity, "pnl_today": 0.0, "peak_equity": equity,
+            "positions": [{"ticker": "XOM", "quantity": 10.0}]}), key=pf.encode())
+    await producer.flush()
+    await asyncio.sleep(1.0)  # let the worker apply the compacted inputs first
+    for d in decisions:
+        await producer.send(s.topics.proposed, orjson.dumps(d), key=d["portfolio_id"].encode())
+    for value in bad:
+        await producer.send(s.topics.proposed, value, key=b"PF-MACRO")
+    await producer.flush()
 
 
-async def _collect(s: Settings, ids: set[str], dlq_from: dict, deadline_s: float = 60.0):
-    consumer = AIOKafkaConsumer(s.topics.actions, s.topics.targets, s.topics.dlq,
-                                bootstrap_servers=s.bootstrap_servers, group_id=None,
-                                isolation_level="read_committed", auto_offset_reset="earliest")
+async def _reader_at_end(s: Settings, producer: AIOKafkaProducer) -> AIOKafkaConsumer:
+    """A read_committed reader of the output topics, positioned at the current end of every
+    partition, so that what earlier runs wrote is never counted (taken before publishing)."""
+    outputs = (s.topics.actions, s.topics.targets, s.topics.dlq)
+    # The producer waits for the topic's metadata; a bare consumer's cache may still be empty.
+    tps = [TopicPartition(t, p) for t in outputs for p in sorted(await producer.partitions_for(t))]
+    consumer = AIOKafkaConsumer(bootstrap_servers=s.bootstrap_servers, group_id=None,
+                                enable_auto_commit=False, isolation_level="read_committed")
     await consumer.start()
+    try:
+        consumer.assign(tps)
+        for tp, end in (await consumer.end_offsets(tps)).items():
+            consumer.seek(tp, end)
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer
+
+
+def _is_ours(dead_letter: dict, run: str) -> bool:
+    raw = base64.b64decode(dead_letter.get("value_b64") or "")
+    return run.encode() in raw
+
+
+async def _collect(consumer: AIOKafkaConsumer, s: Settings, ids: set[str], run: str, n_bad: int,
+                   deadline_s: float = 60.0):
     actions, targets, dead = {}, {}, 0
     end = time.monotonic() + deadline_s
-    try:
-        while time.monotonic() < end and (len(actions) < len(ids) or dead < len(BAD)):
-            for tp, records in (await consumer.getmany(timeout_ms=300)).items():
-                for r in records:
-                    body = orjson.loads(r.value)
-                    if tp.topic == s.topics.dlq:
-                        dead += r.offset >= dlq_from.get(tp.partition, 0)
-                    elif body.get("decision_id") in ids:
-                        (actions if tp.topic == s.topics.actions else targets)[body["decision_id"]] = body
-    finally:
-        await consumer.stop()
+    while time.monotonic() < end and (len(actions) < len(ids) or dead < n_bad):
+        for tp, records in (await consumer.getmany(timeout_ms=300)).items():
+            for r in records:
+                body = orjson.loads(r.value)
+                if tp.topic == s.topics.dlq:
+                    dead += _is_ours(body, run)
+                elif body.get("decision_id") in ids:
+                    (actions if tp.topic == s.topics.actions else targets)[body["decision_id"]] = body
     return actions, targets, dead
 
 
-async def _dlq_ends(s: Settings) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=s.bootstrap_servers, group_id=None)
-    await consumer.start()
-    try:
-        from aiokafka.structs import TopicPartition
-        parts = consumer.partitions_for_topic(s.topics.dlq) or set()
-        if not parts:
-            await consumer.topics()
-            parts = consumer.partitions_for_topic(s.topics.dlq) or set()
-        ends = await consumer.end_offsets([TopicPartition(s.topics.dlq, p) for p in parts])
-        return {tp.partition: off for tp, off in ends.items()}
-    finally:
-        await consumer.stop()
-
-
 async def run_demo(s: Settings) -> int:
-    now, run = time.time(), str(int(time.time()))
-    decisions = _decisions(run, now)
-    dlq_from = await _dlq_ends(s)
-    await _publish(s, run, now, decisions)
-    actions, targets, dead = await _collect(s, {d["decision_id"] for d in decisions}, dlq_from)
+    now, run = time.time(), uuid.uuid4().hex[:10]
+    decisions, bad = _decisions(run, now), _bad(run)
+    async with contextlib.AsyncExitStack() as stack:
+        producer = AIOKafkaProducer(bootstrap_servers=s.bootstrap_servers, enable_idempotence=True)
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        consumer = await _reader_at_end(s, producer)
+        stack.push_async_callback(consumer.stop)
+        await _publish(producer, s, now, decisions, bad)
+        actions, targets, dead = await _collect(consumer, s, {d["decision_id"] for d in decisions},
+                                                run, len(bad))
+    _print_table(decisions, actions, targets)
+    print(f"\ndecisions={len(decisions)} actions={len(actions)} targets={len(targets)} dead_letters={dead}")
+    return 0 if len(actions) == len(decisions) and dead == len(bad) else 1
+
+
+def _print_table(decisions: list[dict], actions: dict, targets: dict) -> None:
     print(f"{'decision':<20} {'portfolio':<10} {'ticker':<5} {'proposed':>9} {'action':<12} "
           f"{'target':>9} {'delta':>9}  reason")
     for d in decisions:
@@ -120,5 +141,3 @@ async def run_demo(s: Settings) -> int:
         print(f"{d['decision_id']:<20} {d['portfolio_id']:<10} {d['ticker']:<5} "
               f"{d['target_quantity']:>9.1f} {a['action_type']:<12} {t['target_position']:>9.1f} "
               f"{t['delta_position']:>9.1f}  {','.join(a['reason_codes']) or '-'}")
-    print(f"\ndecisions={len(decisions)} actions={len(actions)} targets={len(targets)} dead_letters={dead}")
-    return 0 if len(actions) == len(decisions) and dead == len(BAD) else 1
