@@ -7,10 +7,13 @@ runs every record in offset order against the locked rows and the global state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import structlog
+from aiokafka.partitioner import murmur2
 
 from riskgate import metrics
 from riskgate.contracts.base import unknown_fields
@@ -46,11 +49,17 @@ class HandlerResult:
 class DecisionHandler:
     """Decides a batch of one partition against locked portfolio rows."""
 
-    def __init__(self, settings: Settings, world: GlobalState) -> None:
+    def __init__(self, settings: Settings, world: GlobalState,
+                 partition_count: Callable[[str], int | None] | None = None) -> None:
+        """``partition_count`` gives a topic's real partition count (the consumer's metadata),
+        or None while it is unknown; then ``settings.partitions`` stands in."""
         t = settings.topics
         self.out_topics = (t.actions, t.targets, t.dlq)
         self._max_bytes = settings.max_message_bytes
         self._world = world
+        self._partition_count = partition_count
+        self._configured_partitions = settings.partitions
+        self._misrouted_warned: set[str] = set()
 
     def decode(self, record: InRecord) -> Decoded:
         try:
@@ -62,9 +71,27 @@ class DecisionHandler:
             extra = unknown_fields(message)
             if extra:
                 metrics.UNKNOWN_FIELDS.labels(record.topic).inc(len(extra))
+            self._check_partition(record, message.portfolio_id)
             return Decoded(record, message, None)
         except PoisonMessage as exc:
             return Decoded(record, None, exc)
+
+    def _check_partition(self, record: InRecord, portfolio_id: str) -> None:
+        """Count (and warn once per portfolio) a decision that is not on murmur2(key)'s partition.
+
+        It is still decided: it is valid, only its producer's partitioner is not the contract's.
+        But its portfolio's decisions are then split over two partitions, unordered, and the
+        forced de-risk commands (written with murmur2) can overtake it; see docs/contracts.md."""
+        live = self._partition_count(record.topic) if self._partition_count is not None else None
+        n = live or self._configured_partitions
+        if record.key is None or record.partition == expected_partition(record.key, n):
+            return
+        metrics.MISROUTED.labels(record.topic).inc()
+        if portfolio_id not in self._misrouted_warned:
+            self._misrouted_warned.add(portfolio_id)
+            log.warning("decision_misrouted", portfolio_id=portfolio_id, partition=record.partition,
+                        expected=expected_partition(record.key, n), partitions=n,
+                        hint="producers must key by portfolio_id with the murmur2 partitioner")
 
     @staticmethod
     def portfolio_ids(items: list[Decoded]) -> list[str]:
@@ -120,6 +147,14 @@ class DecisionHandler:
             record.topic, record.partition, record.offset, poison.code, poison.reason,
             received, record.key, payload,
         ))
+
+
+@lru_cache(maxsize=65_536)
+def expected_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (Java, aiokafka; murmur2) picks for ``key``.
+
+    Cached: aiokafka's murmur2 is pure Python, and the same portfolios come again and again."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def _rfc3339(ts: float) -> str:
