@@ -7,6 +7,7 @@ import json
 
 import typer
 
+from riskgate.cli_partitions import partitions_app
 from riskgate.settings import Settings
 
 app = typer.Typer(help="riskgate: a streaming risk gate for trading pipelines.", no_args_is_help=True)
@@ -14,6 +15,7 @@ topics_app = typer.Typer(help="Topic administration.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 audit_app = typer.Typer(help="Audit queries over risk_actions and target_positions.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+app.add_typer(partitions_app, name="partitions")
 
 
 @app.command()

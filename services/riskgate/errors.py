@@ -2,6 +2,8 @@
 
 * ``Retryable*``: do not commit; back off and try the same records again.
 * ``Poison*``: dead-letter the record with its reason and commit past it.
+* ``PartitionHalted`` and ``PublishRefused``: stop the partition, store why, and wait for an
+  operator (``riskgate partitions resume``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ class RetryablePublishError(RetryableError):
 
 class PublisherFenced(RetryablePublishError):
     """Another process now owns this partition's transactional id: we are the zombie."""
+
+
+class PublishRefused(RiskgateError):
+    """The broker refuses the batch for good (too large, not authorised): retrying the same
+    records cannot succeed, so the partition halts with this reason for an operator."""
 
 
 class PoisonMessage(RiskgateError):

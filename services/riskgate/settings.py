@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     max_snapshot_age_s: float | None = Field(default=300.0, gt=0)
     max_price_age_s: float | None = Field(default=120.0, gt=0)
     max_emergency_age_s: float | None = Field(default=None, gt=0)
+    publish_max_request_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=64 * 1024, description="the producer's max_request_size")
+    publish_halt_after_s: float = Field(
+        default=300.0, gt=0,
+        description="a partition whose publishes keep failing this long is halted; longer than "
+                    "a broker restart")
+    halt_recheck_s: float = Field(default=2.0, gt=0, description="how often a lifted halt is noticed")
     fenced_recheck_s: float = Field(default=15.0, gt=0, description="after being fenced, wait this long")
     http_port: int = Field(default=8080, ge=0)
     log_level: str = "INFO"

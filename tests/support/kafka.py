@@ -81,9 +81,14 @@ async def running_worker(settings: Settings, clock=None, ready_s: float = 60.0) 
     task = asyncio.create_task(service.run(install_signals=False))
     loop = asyncio.get_running_loop()
     end = loop.time() + ready_s
-    # Ready, and owning every partition: acquire sets partitions up one by one.
-    while not (service.ready() and service.loop is not None
-               and len(service.loop.owned) == settings.partitions):
+    # Ready (or not ready only because a partition is halted), and owning every partition:
+    # acquire sets partitions up one by one.
+    def started() -> bool:
+        state = service.readiness()
+        return (service.loop is not None and len(service.loop.owned) == settings.partitions
+                and (state["ready"] or bool(state["halted"])))
+
+    while not started():
         if task.done():
             task.result()
             raise AssertionError("worker stopped before it became ready")

@@ -3,6 +3,10 @@
 Within one major version a change may add optional fields, enum values, variants or widen a range.
 It may not remove a property, change a type, make a property newly required, remove an enum value,
 narrow a range or start refusing unknown properties. Bumping ``x-schema-major`` allows all of it.
+
+Outputs (a schema with ``x-direction: output``) may also gain a field that is always written, so
+required: a reader of the old schema never looks for it, and every new record carries it. Inputs
+keep the stricter rule, because an old writer would not send a newly required field.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 MAJOR_KEY = "x-schema-major"
+DIRECTION_KEY = "x-direction"
 
 _LOWER_BOUNDS = ("minimum", "exclusiveMinimum", "minLength", "minItems")
 _UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems")
@@ -28,14 +33,16 @@ def compatibility_problems(old_schema: Schema, new_schema: Schema) -> list[str]:
         return []
     if new_major < old_major:
         return [f"{MAJOR_KEY} went down from {old_major} to {new_major}"]
-    comparison = _Comparison(old_schema, new_schema)
+    grows = new_schema.get(DIRECTION_KEY) == "output"
+    comparison = _Comparison(old_schema, new_schema, outputs_may_grow=grows)
     comparison.compare(old_schema, new_schema, "")
     return comparison.problems
 
 
 class _Comparison:
-    def __init__(self, old_root: Schema, new_root: Schema) -> None:
+    def __init__(self, old_root: Schema, new_root: Schema, outputs_may_grow: bool = False) -> None:
         self.old_root, self.new_root = old_root, new_root
+        self.outputs_may_grow = outputs_may_grow
         self.problems: list[str] = []
         self._seen: set[tuple[int, int, str]] = set()
 
@@ -93,6 +100,8 @@ class _Comparison:
                 self.compare(old_sub, new_props[name], f"{prefix}{name}")
         if "properties" in old or "properties" in new:
             for name in sorted(set(new.get("required", ())) - set(old.get("required", ()))):
+                if self.outputs_may_grow and name not in old_props:
+                    continue  # an output gained a field it always writes
                 self.problems.append(f"{prefix}{name}: newly required")
         if (
             old.get("additionalProperties", True) is not False

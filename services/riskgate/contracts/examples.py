@@ -150,5 +150,9 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "key_b64": "cGYtZ3Jvd3RoLTAx",
         "value_b64": "eyJzY2hlbWFfdmVyc2lvbiI6IjEuMCJ9",
         "received_at": "2026-11-22T14:30:01Z",
+        "key_truncated": False,
+        "value_truncated": False,
+        "value_length": 24,
+        "value_sha256": "4cbd3e6dafc8be06c19e870151d92e2a711f4f07f1d84ee2c0265947c0bbd5d3",
     },
 }

@@ -17,7 +17,12 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from riskgate.contracts.base import OutputMessage
-from riskgate.contracts.evolution import MAJOR_KEY, compatibility_problems, read_baseline
+from riskgate.contracts.evolution import (
+    DIRECTION_KEY,
+    MAJOR_KEY,
+    compatibility_problems,
+    read_baseline,
+)
 from riskgate.contracts.examples import EXAMPLES
 from riskgate.contracts.topics import TOPICS, TopicContract
 from riskgate.contracts.versions import SCHEMA_MAJOR, SCHEMA_VERSION
@@ -44,11 +49,8 @@ def schema_file(topic: TopicContract) -> str:
 
 def topic_schema(topic: TopicContract) -> dict[str, Any]:
     """The JSON Schema of every value on a topic; a ``oneOf`` when it carries several kinds."""
-    mode: JsonSchemaMode = (
-        "serialization"
-        if all(issubclass(m, OutputMessage) for m in topic.messages)
-        else "validation"
-    )
+    output = all(issubclass(m, OutputMessage) for m in topic.messages)
+    mode: JsonSchemaMode = "serialization" if output else "validation"
     if len(topic.messages) == 1:
         body = topic.messages[0].model_json_schema(mode=mode, ref_template=REF_TEMPLATE)
     else:
@@ -65,6 +67,7 @@ def topic_schema(topic: TopicContract) -> dict[str, Any]:
         "x-topic": topic.address,
         "x-key": topic.key,
         MAJOR_KEY: SCHEMA_MAJOR,
+        DIRECTION_KEY: "output" if output else "input",
         "x-schema-version": SCHEMA_VERSION,
     }
 

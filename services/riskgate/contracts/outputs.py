@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -72,8 +73,17 @@ class RiskAction(DecisionOutput):
     free_form_fields = ("details_json",)
 
 
+DLQ_KEY_MAX_BYTES = 1024
+"""A dead letter's Kafka key and ``key_b64`` keep at most this many bytes of the original key."""
+
+
 class DeadLetter(OutputMessage):
-    """The envelope of a record that can never be processed, on decisions.proposed.dlq."""
+    """The envelope of a record that can never be processed, on decisions.proposed.dlq.
+
+    It always fits its topic: when the raw value would make it too large, ``value_b64`` holds only
+    a prefix and ``value_truncated`` says so. The full bytes are kept in PostgreSQL
+    (``dead_letters.value``), and ``value_sha256`` identifies them.
+    """
 
     error_code: ErrorCode
     error: str = Field(
@@ -82,9 +92,30 @@ class DeadLetter(OutputMessage):
     source_topic: Id
     partition: Count
     offset: Count
-    key_b64: str | None = Field(description="The raw key, base64; null when there was none.")
-    value_b64: str | None = Field(description="The raw value, base64; null when there was none.")
+    key_b64: str | None = Field(
+        description="The raw key, base64 (its first 1024 bytes); null when there was none."
+    )
+    value_b64: str | None = Field(
+        description="The raw value, base64, or a prefix of it when value_truncated; null when "
+        "there was none."
+    )
     received_at: AwareDatetime = Field(description="Processing time.")
+    key_truncated: bool = Field(
+        default=False, description="True when key_b64 holds only the key's first 1024 bytes."
+    )
+    value_truncated: bool = Field(
+        default=False,
+        description="True when value_b64 holds only a prefix, so that the envelope fits the "
+        "topic; the full value is kept in PostgreSQL.",
+    )
+    value_length: Count | None = Field(
+        default=None, description="Length of the full raw value in bytes; null when there was none."
+    )
+    value_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 of the full raw value, hex; null when there was none.",
+    )
 
     @classmethod
     def for_record(
@@ -98,19 +129,51 @@ class DeadLetter(OutputMessage):
         key: bytes | None,
         value: bytes | None,
         received_at: datetime,
+        max_bytes: int | None = None,
     ) -> DeadLetter:
-        """Build the envelope from a refused record's raw bytes and its ``PoisonMessage``."""
-        return cls(
+        """The envelope of a refused record; encoded, it is at most ``max_bytes`` long.
+
+        Only ``value_b64`` is ever cut, to a prefix of whole base64 quanta; every other field is
+        bounded already (the error text, the key prefix).
+        """
+        kept_key = dlq_key(key)
+        envelope = cls(
             error_code=ErrorCode(code),
             error=reason[:MAX_ERROR_CHARS],
             source_topic=source_topic,
             partition=partition,
             offset=offset,
-            key_b64=_b64(key),
+            key_b64=_b64(kept_key),
             value_b64=_b64(value),
             received_at=received_at,
+            key_truncated=kept_key is not None and len(kept_key) < len(key or b""),
+            value_length=None if value is None else len(value),
+            value_sha256=None if value is None else hashlib.sha256(value).hexdigest(),
         )
+        encoded = _encoded(envelope)
+        if max_bytes is None or len(encoded) <= max_bytes or value is None:
+            return envelope
+        kept = len(value)
+        while len(encoded) > max_bytes:
+            if kept == 0:
+                raise ValueError(f"a dead-letter envelope cannot fit in {max_bytes} bytes")
+            excess_chars = len(encoded) - max_bytes
+            kept = max(0, min(kept - 3, (len(_b64(value[:kept]) or "") - excess_chars) // 4 * 3))
+            envelope = envelope.model_copy(
+                update={"value_b64": _b64(value[:kept]), "value_truncated": True}
+            )
+            encoded = _encoded(envelope)
+        return envelope
+
+
+def dlq_key(key: bytes | None) -> bytes | None:
+    """The Kafka key of a dead letter: the original key, cut to its first 1024 bytes."""
+    return key if key is None or len(key) <= DLQ_KEY_MAX_BYTES else key[:DLQ_KEY_MAX_BYTES]
 
 
 def _b64(raw: bytes | None) -> str | None:
     return None if raw is None else base64.b64encode(raw).decode("ascii")
+
+
+def _encoded(message: OutputMessage) -> bytes:
+    return message.__pydantic_serializer__.to_json(message)

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from riskgate.contracts.outputs import dlq_key
 from riskgate.records import OutRecord
 
 
@@ -92,7 +93,9 @@ class DeadLetterRow:
     error: str
     received_at: Any
     key: bytes | None
-    payload: bytes
+    payload: bytes  # the envelope as published: it fits the DLQ topic
+    value: bytes | None  # the full original bytes, however large
+    value_sha256: str | None
 
 
 def _jsonb_out(value: str | bytes) -> bytes:
@@ -123,25 +126,12 @@ async def lock_progress(conn: asyncpg.Connection, topic: str, partition: int) ->
     return row["last_offset"], row["halted"]
 
 
-async def read_progress(conn: asyncpg.Connection, topic: str, partition: int) -> int:
-    value = await conn.fetchval(
-        "SELECT last_offset FROM partition_progress WHERE topic=$1 AND partition=$2", topic, partition
-    )
-    return -1 if value is None else value
 
 
 async def set_progress(conn: asyncpg.Connection, topic: str, partition: int, offset: int) -> None:
     await conn.execute(
         "UPDATE partition_progress SET last_offset=$3, updated_at=now() WHERE topic=$1 AND partition=$2",
         topic, partition, offset,
-    )
-
-
-async def halt_partition(conn: asyncpg.Connection, topic: str, partition: int, reason: str) -> None:
-    await conn.execute(
-        "INSERT INTO partition_progress (topic, partition, halted) VALUES ($1, $2, $3) "
-        "ON CONFLICT (topic, partition) DO UPDATE SET halted=$3, updated_at=now()",
-        topic, partition, reason,
     )
 
 
@@ -168,7 +158,7 @@ async def load_stored_outputs(
     for r in rows:
         kind = r["kind"]
         if kind == 2:
-            out.append(OutRecord(out_topics[2], dlq_keys.get(r["source_offset"]), r["payload"]))
+            out.append(OutRecord(out_topics[2], dlq_key(dlq_keys.get(r["source_offset"])), r["payload"]))
         else:
             out.append(OutRecord(out_topics[kind], r["key"].encode(), r["payload"]))
     return out

@@ -19,9 +19,11 @@ from riskgate import metrics
 from riskgate.errors import (
     PartitionHalted,
     PublisherFenced,
+    PublishRefused,
     RetryablePublishError,
     RetryableStateError,
 )
+from riskgate.kafka.limits import OutputLimits
 from riskgate.records import InRecord
 from riskgate.settings import Settings
 from riskgate.worker.batch import BatchCommitter
@@ -48,8 +50,10 @@ class DecisionLoop:
     """Owns the group consumer on ``decisions.proposed`` and one publisher per assigned partition."""
 
     def __init__(self, settings: Settings, committer: BatchCommitter, clock: Callable[[], float],
-                 on_assigned: Callable[[set[int]], Awaitable[None]] | None = None) -> None:
+                 on_assigned: Callable[[set[int]], Awaitable[None]] | None = None,
+                 limits: OutputLimits | None = None) -> None:
         self._s = settings
+        self._limits = limits
         self._on_assigned = on_assigned
         self._committer = committer
         self._clock = clock
@@ -58,6 +62,12 @@ class DecisionLoop:
         self._halted: set[TopicPartition] = set()
         self._resume_at: dict[TopicPartition, float] = {}
         self._state_backoff = Backoff()
+        # Publish failures per partition: when the streak began, and its own backoff. A streak
+        # longer than publish_halt_after_s halts the partition instead of spinning on it.
+        self._failing_since: dict[TopicPartition, float] = {}
+        self._publish_backoff: dict[TopicPartition, Backoff] = {}
+        self._unstored_halts: dict[TopicPartition, str] = {}
+        self._next_halt_check = 0.0
         self._stopping = asyncio.Event()
         # Partitions we hold no producer for although they are ours: set-up failed (due now)
         # or we were fenced (due after fenced_recheck_s). ``_heal`` takes them up again.
@@ -72,6 +82,16 @@ class DecisionLoop:
     @property
     def owned(self) -> list[TopicPartition]:
         return list(self._publishers)
+
+    @property
+    def halted(self) -> list[int]:
+        """Owned partitions halted for an operator."""
+        return sorted(tp.partition for tp in self._halted)
+
+    @property
+    def stuck(self) -> list[int]:
+        """Owned partitions whose publishes are failing right now (backing off, not yet halted)."""
+        return sorted(tp.partition for tp in self._failing_since if tp not in self._halted)
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -104,6 +124,7 @@ class DecisionLoop:
                     continue
                 async with self.ownership:
                     await self._heal()
+                    await self._check_resumed()
                     if batches:
                         await asyncio.gather(*(self._one(tp, recs) for tp, recs in batches.items()))
         finally:
@@ -146,17 +167,21 @@ class DecisionLoop:
             self._next[tp] = records[-1].offset + 1
             self._state_backoff.reset()
             self.state_ok = True
+            if tp in self._failing_since:
+                self._publish_recovered(tp)
         except RetryableStateError as exc:
             self.state_ok = False
             self._back_off(tp, records[0].offset, self._state_backoff.next(), "state", exc)
         except PublisherFenced as exc:
             await self._drop_fenced(tp, str(exc))
         except RetryablePublishError as exc:
-            metrics.RETRIES.labels("publish").inc()
-            log.warning("publish_failed", partition=tp.partition, error=str(exc))
-            await self._resync(tp)
+            await self._publish_failed(tp, exc)
+        except PublishRefused as exc:
+            metrics.PUBLISH_FAILURES.labels("refused").inc()
+            await self._resync(tp)  # a fresh producer aborts the failed transaction
+            await self._halt(tp, str(exc), store=True)
         except PartitionHalted as exc:
-            self._halt(tp, str(exc))
+            await self._halt(tp, str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug: keep the records, retry later, never skip
             log.exception("batch_failed", partition=tp.partition)
             self._back_off(tp, records[0].offset, self._state_backoff.next(), "unexpected", exc)
@@ -180,12 +205,79 @@ class DecisionLoop:
                 if tp in self._publishers and tp not in self._halted:
                     self._consumer.resume(tp)
 
-    def _halt(self, tp: TopicPartition, reason: str) -> None:
+    async def _publish_failed(self, tp: TopicPartition, exc: Exception) -> None:
+        """Back off exponentially per partition; halt once the failure outlasts the bound."""
+        metrics.PUBLISH_FAILURES.labels("retryable").inc()
+        metrics.RETRIES.labels("publish").inc()
+        now = asyncio.get_running_loop().time()
+        since = self._failing_since.setdefault(tp, now)
+        metrics.PARTITION_STUCK.labels(str(tp.partition)).set(1)
+        await self._resync(tp)
+        if now - since >= self._s.publish_halt_after_s:
+            await self._halt(tp, f"publishing has failed for {now - since:.0f} s "
+                                 f"(publish_halt_after_s={self._s.publish_halt_after_s:g}); "
+                                 f"last error: {exc}", store=True)
+            return
+        delay = self._publish_backoff.setdefault(tp, Backoff(initial=0.5, maximum=30.0)).next()
+        log.warning("publish_failed", partition=tp.partition, error=str(exc), delay_s=delay,
+                    failing_s=round(now - since, 1))
+        assert self._consumer is not None
+        self._consumer.pause(tp)
+        self._resume_at[tp] = now + delay
+
+    def _publish_recovered(self, tp: TopicPartition) -> None:
+        self._failing_since.pop(tp, None)
+        self._publish_backoff.pop(tp, None)
+        metrics.PARTITION_STUCK.labels(str(tp.partition)).set(0)
+
+    async def _halt(self, tp: TopicPartition, reason: str, store: bool = False) -> None:
+        """Stop deciding ``tp`` until an operator resumes it; ``store`` writes the halt down so
+        that the next owner after a rebalance stays halted too."""
         self._halted.add(tp)
+        self._resume_at.pop(tp, None)
         metrics.HALTED_PARTITIONS.set(len(self._halted))
+        metrics.PARTITION_HALTED.labels(str(tp.partition)).set(1)
         log.error("partition_halted", partition=tp.partition, reason=reason, alert=True)
         if self._consumer is not None:
             self._consumer.pause(tp)
+        if store:
+            self._unstored_halts[tp] = reason
+            await self._store_halts()
+
+    async def _store_halts(self) -> None:
+        for tp, reason in list(self._unstored_halts.items()):
+            try:
+                await self._committer.halt(tp.topic, tp.partition, reason)
+                del self._unstored_halts[tp]
+            except RetryableStateError as exc:  # kept, and stored on the next check
+                log.warning("halt_not_stored", partition=tp.partition, error=str(exc))
+
+    async def _check_resumed(self) -> None:
+        """Every ``halt_recheck_s``, take up again the halted partitions an operator resumed."""
+        if not self._halted:
+            return
+        now = asyncio.get_running_loop().time()
+        if now < self._next_halt_check:
+            return
+        self._next_halt_check = now + self._s.halt_recheck_s
+        await self._store_halts()
+        halted = [tp for tp in self._halted if tp not in self._unstored_halts]
+        try:
+            still = await self._committer.still_halted(self._s.topics.proposed,
+                                                       [tp.partition for tp in halted])
+        except RetryableStateError:
+            return
+        for tp in halted:
+            if tp.partition in still:
+                continue
+            log.warning("partition_resumed", partition=tp.partition)
+            self._halted.discard(tp)
+            self._publish_recovered(tp)
+            metrics.PARTITION_HALTED.labels(str(tp.partition)).set(0)
+            metrics.HALTED_PARTITIONS.set(len(self._halted))
+            await self._resync(tp)
+            if self._consumer is not None and tp in self._publishers:
+                self._consumer.resume(tp)
 
     async def _drop_fenced(self, tp: TopicPartition, reason: str) -> None:
         """A newer owner fenced us: stop touching the partition instead of fencing it back.
@@ -275,9 +367,11 @@ class DecisionLoop:
         old = self._publishers.pop(tp, None)
         if old is not None:  # taken up twice (heal, then the rebalance): one producer per id
             await old.close()
+        limits = self._limits
         publisher = PartitionPublisher(
             s.bootstrap_servers, transactional_id(s.transactional_id_prefix, tp.topic, tp.partition),
-            s.group_id,
+            s.group_id, max_request_bytes=s.publish_max_request_bytes,
+            **({"max_batch_bytes": limits.batch_bytes} if limits is not None else {}),
         )
         await self._start_with_retry(publisher)
         self._publishers[tp] = publisher
@@ -294,7 +388,7 @@ class DecisionLoop:
                 await self._committer.check_progress(tp.topic, tp.partition, committed)
                 return
             except PartitionHalted as exc:
-                self._halt(tp, str(exc))
+                await self._halt(tp, str(exc))
                 return
             except RetryableStateError as exc:
                 self.state_ok = False
@@ -322,6 +416,10 @@ class DecisionLoop:
             self._fenced_until.pop(tp, None)
             self._next.pop(tp, None)
             self._halted.discard(tp)
+            self._unstored_halts.pop(tp, None)
+            self._failing_since.pop(tp, None)
+            self._publish_backoff.pop(tp, None)
+            metrics.forget_partition(tp.partition)
             if publisher is not None:
                 await publisher.close()
         metrics.HALTED_PARTITIONS.set(len(self._halted))

@@ -7,6 +7,7 @@ import asyncpg
 from riskgate import metrics
 from riskgate.errors import PartitionHalted, RetryableStateError
 from riskgate.records import InRecord, OutRecord
+from riskgate.store import partitions
 from riskgate.store import state as db
 from riskgate.worker.handler import DecisionHandler
 
@@ -76,14 +77,36 @@ class BatchCommitter:
         return result.outputs
 
     async def check_progress(self, topic: str, partition: int, committed: int | None) -> None:
-        """Halt when PostgreSQL's progress is behind Kafka's committed offset: state was lost."""
+        """Halt when PostgreSQL's progress is behind Kafka's committed offset: state was lost.
+
+        Raises PartitionHalted too when the partition is already halted in the store, so that a
+        new owner after a rebalance does not retry what its predecessor halted."""
         try:
             async with self._pool.acquire() as conn:
-                progress = await db.read_progress(conn, topic, partition)
+                status = await partitions.status(conn, topic, partition)
+                if status is not None and status.halted:
+                    raise PartitionHalted(status.halted)
+                progress = status.last_offset if status is not None else -1
                 if committed is not None and progress < committed - 1:
                     reason = (f"stored progress {progress} is behind the committed offset {committed}: "
                               "PostgreSQL state was lost or restored from an older backup")
-                    await db.halt_partition(conn, topic, partition, reason)
+                    await partitions.halt(conn, topic, partition, reason)
                     raise PartitionHalted(reason)
+        except _DB_FAULTS as exc:
+            raise RetryableStateError(str(exc)) from exc
+
+    async def halt(self, topic: str, partition: int, reason: str) -> None:
+        """Store a halt, so that whoever owns the partition next stays halted too."""
+        try:
+            async with self._pool.acquire() as conn:
+                await partitions.halt(conn, topic, partition, reason)
+        except _DB_FAULTS as exc:
+            raise RetryableStateError(str(exc)) from exc
+
+    async def still_halted(self, topic: str, candidates: list[int]) -> set[int]:
+        """Which of ``candidates`` an operator has not resumed yet."""
+        try:
+            async with self._pool.acquire() as conn:
+                return await partitions.halted_among(conn, topic, candidates)
         except _DB_FAULTS as exc:
             raise RetryableStateError(str(exc)) from exc

@@ -19,8 +19,9 @@ from riskgate import metrics
 from riskgate.contracts.base import unknown_fields
 from riskgate.contracts.decode import decode_proposed, encode
 from riskgate.contracts.inputs import ForcedDeriskCommand, ProposedDecision
-from riskgate.contracts.outputs import DeadLetter
+from riskgate.contracts.outputs import DeadLetter, dlq_key
 from riskgate.errors import PoisonMessage
+from riskgate.kafka.limits import OutputLimits
 from riskgate.records import InRecord, OutRecord
 from riskgate.settings import Settings
 from riskgate.store.state import ActionRow, DeadLetterRow, PortfolioRow, TargetRow
@@ -50,13 +51,15 @@ class DecisionHandler:
     """Decides a batch of one partition against locked portfolio rows."""
 
     def __init__(self, settings: Settings, world: GlobalState,
-                 partition_count: Callable[[str], int | None] | None = None) -> None:
+                 partition_count: Callable[[str], int | None] | None = None,
+                 limits: OutputLimits | None = None) -> None:
         """``partition_count`` gives a topic's real partition count (the consumer's metadata),
         or None while it is unknown; then ``settings.partitions`` stands in."""
         t = settings.topics
         self.out_topics = (t.actions, t.targets, t.dlq)
         self._max_bytes = settings.max_message_bytes
         self._world = world
+        self._limits = limits  # None: the envelope is not cut (in-memory use, no broker)
         self._partition_count = partition_count
         self._configured_partitions = settings.partitions
         self._misrouted_warned: set[str] = set()
@@ -136,16 +139,22 @@ class DecisionHandler:
 
     def _dead_letter(self, record: InRecord, poison: PoisonMessage, ctx: out.BatchContext,
                      result: HandlerResult) -> None:
+        """Dead-letter ``record``: an envelope that fits the DLQ topic, and the full bytes stored."""
         metrics.DEAD_LETTERS.labels(poison.code).inc()
         received = datetime.fromtimestamp(ctx.now, UTC)
-        payload = encode(DeadLetter.for_record(
+        key = dlq_key(record.key)
+        budget = self._limits.dlq_value_budget(key) if self._limits is not None else None
+        letter = DeadLetter.for_record(
             code=poison.code, reason=poison.reason, source_topic=record.topic,
             partition=record.partition, offset=record.offset, key=record.key, value=record.value,
-            received_at=received))
-        result.outputs.append(OutRecord(self.out_topics[2], record.key, payload))
+            received_at=received, max_bytes=budget)
+        if letter.value_truncated:
+            metrics.DEAD_LETTERS_TRUNCATED.inc()
+        payload = encode(letter)
+        result.outputs.append(OutRecord(self.out_topics[2], key, payload))
         result.dead.append(DeadLetterRow(
             record.topic, record.partition, record.offset, poison.code, poison.reason,
-            received, record.key, payload,
+            received, record.key, payload, record.value, letter.value_sha256,
         ))
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -11,11 +13,15 @@ _REASONS = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}
 
 
 class HealthServer:
-    """A tiny HTTP/1.0 server; ``ready`` and ``alive`` are read on every probe."""
+    """A tiny HTTP/1.0 server; ``readiness`` and ``alive`` are read on every probe.
 
-    def __init__(self, port: int, ready: Callable[[], bool], alive: Callable[[], bool]) -> None:
+    ``readiness`` returns the body of /ready: ``{"ready": bool, ...}`` with whatever explains it
+    (the halted and stuck partitions); the status is 200 when ready, else 503."""
+
+    def __init__(self, port: int, readiness: Callable[[], dict[str, Any]],
+                 alive: Callable[[], bool]) -> None:
         self._port = port
-        self._ready = ready
+        self._readiness = readiness
         self._alive = alive
         self._server: asyncio.AbstractServer | None = None
 
@@ -52,8 +58,8 @@ class HealthServer:
             ok = self._alive()
             return (200 if ok else 503), "application/json", b'{"alive":%s}' % (b"true" if ok else b"false")
         if path.startswith("/ready"):
-            ok = self._ready()
-            return (200 if ok else 503), "application/json", b'{"ready":%s}' % (b"true" if ok else b"false")
+            body = self._readiness()
+            return (200 if body["ready"] else 503), "application/json", json.dumps(body).encode()
         if path.startswith("/metrics"):
             return 200, CONTENT_TYPE_LATEST, generate_latest()
         return 404, "text/plain", b"not found"

@@ -12,10 +12,23 @@ import contextlib
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import InvalidProducerEpoch, ProducerFenced
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    CorruptRecordException,
+    GroupAuthorizationFailedError,
+    InvalidProducerEpoch,
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    ProducerFenced,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
+    UnsupportedForMessageFormatError,
+)
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
-from riskgate.errors import PublisherFenced, RetryablePublishError
+from riskgate.errors import PublisherFenced, PublishRefused, RetryablePublishError
 from riskgate.records import OutRecord
 
 _PUBLISH_TIMEOUT_S = 20.0
@@ -28,10 +41,15 @@ def transactional_id(prefix: str, topic: str, partition: int) -> str:
 class PartitionPublisher:
     """Owns the transactional producer of one input partition."""
 
-    def __init__(self, bootstrap_servers: str, txn_id: str, group_id: str) -> None:
+    def __init__(self, bootstrap_servers: str, txn_id: str, group_id: str,
+                 max_batch_bytes: int = 256 * 1024, max_request_bytes: int = 4 * 1024 * 1024) -> None:
         self._bootstrap = bootstrap_servers
         self.txn_id = txn_id
         self._group_id = group_id
+        # A batch the broker refuses as too large is never split by aiokafka: keep every batch
+        # within the smallest output topic's limit (riskgate.kafka.limits).
+        self._max_batch_bytes = max_batch_bytes
+        self._max_request_bytes = max_request_bytes
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
@@ -42,8 +60,8 @@ class PartitionPublisher:
             enable_idempotence=True,
             acks="all",
             linger_ms=2,
-            max_batch_size=256 * 1024,
-            max_request_size=4 * 1024 * 1024,
+            max_batch_size=self._max_batch_bytes,
+            max_request_size=self._max_request_bytes,
             transaction_timeout_ms=60_000,
             request_timeout_ms=30_000,
         )
@@ -69,7 +87,9 @@ class PartitionPublisher:
         """Publish ``records`` and commit the consumer offset ``next_offset`` in one transaction.
 
         Raises RetryablePublishError when the transaction did not commit or its outcome is
-        unknown; the caller then restarts this publisher and re-seeks from Kafka.
+        unknown; the caller then restarts this publisher and re-seeks from Kafka. Raises
+        PublishRefused when the broker refuses the records for a reason no retry can change
+        (too large, not authorised), and PublisherFenced when a newer owner has taken over.
         """
         producer = self._producer
         if producer is None:
@@ -82,6 +102,10 @@ class PartitionPublisher:
         except Exception as exc:  # noqa: BLE001 - any failure leaves the outcome unknown
             if _was_fenced(producer, exc):
                 raise PublisherFenced(f"{self.txn_id}: fenced by a newer owner: {exc}") from exc
+            refusal = _refusal(exc)
+            if refusal is not None:
+                raise PublishRefused(f"{self.txn_id}: the broker refuses the batch: "
+                                     f"{type(refusal).__name__}: {refusal}") from exc
             # KafkaError and timeouts, but also aiokafka's state assertions after a fenced or
             # half-finished transaction: all mean "restart the producer and re-seek".
             raise RetryablePublishError(f"{self.txn_id}: {type(exc).__name__}: {exc}") from exc
@@ -109,6 +133,26 @@ def _was_fenced(producer: AIOKafkaProducer, exc: BaseException) -> bool:
 
 
 _FENCED = (ProducerFenced, InvalidProducerEpoch)
+
+# Errors a retry of the same records cannot change: the records or the permissions must.
+_NOT_RETRIABLE = (
+    MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError, CorruptRecordException,
+    InvalidTopicError, UnsupportedForMessageFormatError, TopicAuthorizationFailedError,
+    GroupAuthorizationFailedError, ClusterAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
+)
+
+
+def _refusal(exc: BaseException) -> BaseException | None:
+    """The non-retriable Kafka error behind ``exc``, following its causes, if there is one."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, _NOT_RETRIABLE):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 async def _quietly_stop(producer: AIOKafkaProducer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
 import asyncpg
 import structlog
@@ -21,6 +22,7 @@ from riskgate.contracts.inputs import (
 )
 from riskgate.core import EmergencyLevel, LimitsError
 from riskgate.errors import RetryableStateError
+from riskgate.kafka.limits import OutputLimits, TopicConfigError, read_output_limits
 from riskgate.settings import Settings
 from riskgate.store import state as db
 from riskgate.store.migrate import migrate
@@ -52,14 +54,24 @@ class WorkerService:
         self.pool: asyncpg.Pool | None = None
         self.loop: DecisionLoop | None = None
         self.reader: CompactedReader | None = None
+        self.limits: OutputLimits | None = None
         self._producer: AIOKafkaProducer | None = None
         self._stopping = asyncio.Event()
         self._db_ok = True
         self._emitted: set[str] = set()  # forced de-risk commands this process wrote
 
     def ready(self) -> bool:
-        return bool(self.reader and self.reader.caught_up.is_set() and self.loop and self.loop.state_ok
-                    and self._db_ok and not self._stopping.is_set())
+        return bool(self.readiness()["ready"])
+
+    def readiness(self) -> dict[str, Any]:
+        """The /ready body: not ready while starting, stopping, without PostgreSQL, or while any
+        owned partition is halted or stuck publishing (named, so an operator knows which)."""
+        loop = self.loop
+        halted = loop.halted if loop is not None else []
+        stuck = loop.stuck if loop is not None else []
+        up = bool(self.reader and self.reader.caught_up.is_set() and loop and loop.state_ok
+                  and self._db_ok and not self._stopping.is_set())
+        return {"ready": up and not halted and not stuck, "halted": halted, "stuck": stuck}
 
     async def _watch_database(self) -> None:
         """Readiness follows PostgreSQL even when no batch is in flight to notice an outage."""
@@ -84,7 +96,7 @@ class WorkerService:
         s = self.s
         if install_signals:
             install_signal_handlers(self.request_stop)
-        health = HealthServer(s.http_port, self.ready, lambda: not self._stopping.is_set())
+        health = HealthServer(s.http_port, self.readiness, lambda: not self._stopping.is_set())
         if s.http_port:
             await health.start()
         # The broker or the database may be restarting: start-up waits for them, it never dies.
@@ -92,14 +104,16 @@ class WorkerService:
             s.database_url, min_size=1, max_size=s.partitions + 4, init=db.init_connection,
             command_timeout=30))
         await self._retry("migrations", self._migrate)
+        self.limits = await self._retry("output topic limits", self._read_limits)
         self._producer = await self._retry("producer", self._start_producer)
         self.reader = await self._retry("compacted inputs", self._start_reader)
         reader_task = asyncio.create_task(self.reader.run(), name="compacted-reader")
         watcher = asyncio.create_task(self._watch_database(), name="database-watch")
         try:
             await self._wait_caught_up(reader_task)
-            committer = BatchCommitter(self.pool, DecisionHandler(s, self.world))
-            self.loop = DecisionLoop(s, committer, self.clock, on_assigned=self._on_assigned)
+            committer = BatchCommitter(self.pool, DecisionHandler(s, self.world, limits=self.limits))
+            self.loop = DecisionLoop(s, committer, self.clock, on_assigned=self._on_assigned,
+                                     limits=self.limits)
             if self._stopping.is_set():
                 return
             metrics.READY.set(1)
@@ -126,6 +140,15 @@ class WorkerService:
                 wait = delay.next()
                 log.warning("startup_retry", step=what, error=str(exc), delay_s=wait)
                 await asyncio.sleep(wait)
+
+    async def _read_limits(self) -> OutputLimits:
+        try:
+            limits = await read_output_limits(self.s)
+        except TopicConfigError as exc:  # topics not created yet: wait for `riskgate topics create`
+            raise KafkaError(str(exc)) from exc
+        limits.check()
+        log.info("output_limits", dlq_bytes=limits.dlq_bytes, batch_bytes=limits.batch_bytes)
+        return limits
 
     async def _migrate(self) -> None:
         assert self.pool is not None

@@ -187,3 +187,53 @@ class TestCompatibilityRules:
         problems = compatibility_problems(baseline(schema_file(targets)), topic_schema(changed))
 
         assert problems == ["priority: type changed from integer to string"]
+
+
+def dlq_schema() -> dict[str, Any]:
+    return copy.deepcopy(baseline("decisions.proposed.dlq.schema.json"))
+
+
+class TestOutputsMayGrow:
+    def test_output_may_gain_an_always_written_field(self) -> None:
+        """An output schema may add a new required property within its major version."""
+        new = dlq_schema()
+        new["x-direction"] = "output"
+        new["properties"]["venue"] = {"type": "string"}
+        new["required"].append("venue")
+
+        assert compatibility_problems(dlq_schema(), new) == []
+
+    def test_output_may_not_make_an_existing_optional_field_required_by_growth_rule(self) -> None:
+        """The growth rule covers new fields only: an old optional field made required is reported."""
+        old = dlq_schema()
+        old["required"].remove("key_b64")
+        new = dlq_schema()
+        new["x-direction"] = "output"
+
+        assert compatibility_problems(old, new) == ["key_b64: newly required"]
+
+    def test_output_still_may_not_drop_a_field(self) -> None:
+        """Growth does not excuse removal."""
+        new = dlq_schema()
+        new["x-direction"] = "output"
+        del new["properties"]["error"]
+
+        assert "error: removed" in compatibility_problems(dlq_schema(), new)
+
+    def test_input_may_not_gain_a_required_field(self) -> None:
+        """An input keeps the strict rule even when marked as an input."""
+        new = proposal_schema()
+        new["x-direction"] = "input"
+        proposal_def(new)["properties"]["venue"] = {"type": "string"}
+        proposal_def(new)["required"].append("venue")
+
+        assert compatibility_problems(proposal_schema(), new) == [
+            "ProposedDecision.venue: newly required"
+        ]
+
+    @pytest.mark.parametrize("topic", TOPICS, ids=lambda topic: topic.address)
+    def test_every_schema_says_its_direction(self, topic: TopicContract) -> None:
+        """A topic riskgate only writes is an output; one it reads is an input."""
+        expected = "input" if topic.receives else "output"
+
+        assert topic_schema(topic)["x-direction"] == expected

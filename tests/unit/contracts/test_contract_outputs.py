@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
@@ -23,7 +24,7 @@ from riskgate.contracts import (
     derisk_decision_id,
     encode,
 )
-from riskgate.contracts.outputs import MAX_ERROR_CHARS
+from riskgate.contracts.outputs import DLQ_KEY_MAX_BYTES, MAX_ERROR_CHARS
 
 pytestmark = pytest.mark.unit
 
@@ -144,6 +145,14 @@ class TestOutputs:
             action(config_version=-2)
 
 
+def dead_letter(value: bytes, *, max_bytes: int | None = None, key: bytes | None = b"pf-1",
+                reason: str = "not JSON") -> DeadLetter:
+    return DeadLetter.for_record(
+        code="NOT_JSON", reason=reason, source_topic="decisions.proposed", partition=1,
+        offset=7, key=key, value=value, received_at=NOW, max_bytes=max_bytes,
+    )
+
+
 class TestDeadLetter:
     def test_for_record_encodes_raw_bytes(self) -> None:
         """The envelope carries the raw key and value as base64, and null for a missing key."""
@@ -164,6 +173,49 @@ class TestDeadLetter:
         assert body["key_b64"] is None
         assert base64.b64decode(body["value_b64"]) == b"\xff\x00"
         assert body["schema_version"] == SCHEMA_VERSION
+
+    def test_small_value_is_kept_whole_with_its_length_and_digest(self) -> None:
+        """An envelope under the budget carries the whole value, its length and its SHA-256."""
+        value = b"{not json"
+        letter = dead_letter(value, max_bytes=10_000)
+
+        assert base64.b64decode(letter.value_b64) == value
+        assert letter.value_truncated is False
+        assert letter.value_length == len(value)
+        assert letter.value_sha256 == hashlib.sha256(value).hexdigest()
+
+    @pytest.mark.parametrize("size", [2_000, 65_537, 262_145, 1_048_000])
+    @pytest.mark.parametrize("budget", [4_096, 100_000, 262_000])
+    def test_large_value_is_cut_to_fit_the_budget(self, size: int, budget: int) -> None:
+        """Whatever the value's size, the encoded envelope fits and carries a true prefix."""
+        value = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+        letter = dead_letter(value, max_bytes=budget, reason="\u00e9" * 5000)
+
+        encoded = encode(letter)
+        prefix = base64.b64decode(letter.value_b64)
+        assert len(encoded) <= budget
+        assert value.startswith(prefix)
+        assert letter.value_truncated is (len(prefix) < size)
+        assert letter.value_length == size
+        assert letter.value_sha256 == hashlib.sha256(value).hexdigest()
+
+    def test_cut_keeps_as_much_as_fits(self) -> None:
+        """A cut envelope is within one base64 quantum of the budget, not far below it."""
+        letter = dead_letter(b"y" * 500_000, max_bytes=262_000)
+
+        assert 262_000 - 8 <= len(encode(letter)) <= 262_000
+
+    def test_long_key_is_cut_and_flagged(self) -> None:
+        """A key over 1024 bytes keeps its first 1024 bytes and says so."""
+        letter = dead_letter(b"{}", key=b"k" * 5000)
+
+        assert base64.b64decode(letter.key_b64) == b"k" * DLQ_KEY_MAX_BYTES
+        assert letter.key_truncated is True
+
+    def test_budget_too_small_for_any_envelope_is_an_error(self) -> None:
+        """A budget no envelope can meet is refused loudly instead of looping."""
+        with pytest.raises(ValueError, match="cannot fit"):
+            dead_letter(b"z" * 10_000, max_bytes=100)
 
     def test_long_reason_is_cut(self) -> None:
         """A reason longer than the limit is cut instead of refusing the envelope."""
