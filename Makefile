@@ -1,16 +1,37 @@
-# riskgate: the newcomer's commands are `make demo` and `make test`.
+# riskgate: the newcomer's commands are `make demo` and `make test`. Each works on a fresh
+# clone: it creates the virtualenv and installs (once), starts the local infrastructure, runs.
 SHELL := /bin/bash
 VENV ?= .venv
+EXTRAS ?= dev,api
+# Newer than pyproject.toml once these extras are installed: a second run skips pip.
+STAMP := $(VENV)/.installed-$(EXTRAS)
+VPY := $(VENV)/bin/python
+# The targets below that do not depend on $(STAMP) use the venv if there is one.
 PY := $(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,python3)
-BIN := $(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/,)
 PYTEST_ARGS ?=
 
-.PHONY: install infra-up infra-down infra-status lint schemas test test-unit test-integration demo chaos bench
+.PHONY: venv install infra infra-up infra-down infra-status lint schemas test test-unit demo chaos bench
 
+$(STAMP): pyproject.toml
+	test -x $(VPY) || python3 -m venv $(VENV) || { rm -rf $(VENV); \
+		echo "python3 -m venv failed; on Debian/Ubuntu install python3-venv" >&2; exit 1; }
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -e '.[$(EXTRAS)]'
+	touch $@
+
+# Create and install only if needed.
+venv: $(STAMP)
+
+# Install again even if the stamp says it is done.
 install:
-	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev,api]'
+	rm -f $(STAMP)
+	$(MAKE) --no-print-directory venv
+
+# The local broker and database, unless RISKGATE_BOOTSTRAP_SERVERS points at running ones
+# (the same rule as the tests' `infra` fixture). Idempotent: quick when they are up.
+infra: $(STAMP)
+	@if [[ -z "$${RISKGATE_BOOTSTRAP_SERVERS:-}" ]]; then PYTHON=$(VPY) bash deploy/local/infra.sh up; \
+	else echo "infra: using RISKGATE_BOOTSTRAP_SERVERS=$$RISKGATE_BOOTSTRAP_SERVERS"; fi
 
 infra-up:
 	bash deploy/local/infra.sh up
@@ -21,23 +42,23 @@ infra-down:
 infra-status:
 	bash deploy/local/infra.sh status
 
-lint:
-	$(BIN)ruff check services tests bench
-	$(BIN)lint-imports
+lint: $(STAMP)
+	$(VENV)/bin/ruff check services tests bench
+	$(VENV)/bin/lint-imports
 
 schemas:
 	$(PY) -m riskgate.contracts.export
 
-# Every layer; the integration, e2e and chaos layers need the broker and database
-# (`make infra-up`, or RISKGATE_* settings pointing at running ones).
-test: lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+# Lint, then every layer against the real broker and database. Any pytest failure fails,
+# including its exit status 5 ("no tests collected").
+test: lint infra
+	$(VPY) -m pytest $(PYTEST_ARGS)
 
-test-unit:
-	$(PY) -m pytest -m "unit or service" $(PYTEST_ARGS)
+test-unit: $(STAMP)
+	$(VPY) -m pytest -m "unit or service" $(PYTEST_ARGS)
 
-demo:
-	bash deploy/local/demo.sh
+demo: $(STAMP)
+	VENV=$(VENV) bash deploy/local/demo.sh
 
 chaos:
 	$(PY) -m tests.chaos.harness --decisions 20000 --portfolios 24 --kills 10

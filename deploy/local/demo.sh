@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # make demo: local infrastructure (if needed), topics, one worker, a sample, a table; then stop
 # the worker again (the infrastructure stays up for the next run; `make infra-down` stops it).
+# `make demo` creates and installs the virtualenv first; this script only uses it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PY=.venv/bin/python; [ -x "$PY" ] || PY=python3
-RG=(.venv/bin/riskgate); [ -x "${RG[0]}" ] || RG=("$PY" -m riskgate.cli)
+VENV=${VENV:-.venv}
+PY=$VENV/bin/python
+RG=("$VENV/bin/riskgate")
+if [[ ! -x ${RG[0]} ]]; then
+  echo "demo: no riskgate in $VENV; run \`make demo\` (it creates and installs $VENV)" >&2
+  exit 1
+fi
 
-bash deploy/local/infra.sh up
+PYTHON=$PY bash deploy/local/infra.sh up
 "${RG[@]}" topics create >/dev/null
 log=$(mktemp /tmp/riskgate-demo-worker.XXXXXX.log)
 RISKGATE_HTTP_PORT=${RISKGATE_HTTP_PORT:-18080} "${RG[@]}" worker 2>"$log" &
