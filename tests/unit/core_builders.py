@@ -21,6 +21,7 @@ NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z, injected everywhere; no test read
 LOOSE = dict(
     max_leverage=1000.0, max_risk_per_trade=1.0, daily_loss_limit=1.0, emergency_drawdown=1.0,
     max_open_positions=10**9, position_size_cap=None, min_confidence=0.0,
+    fat_finger_notional=None, max_order_quantity=None,
 )  # fmt: skip
 
 

@@ -34,7 +34,7 @@ class TestChainOrder:
             "DecisionAge", "InputValidity", "MarketData", "StaleInput", "TradingState",
             "EmergencyState", "DailyLossHalt", "MaxDrawdownHalt", "EmergencyDrawdownHalt",
             "RestrictedList", "MinConfidence", "PriceCollar", "MaxSpread", "FatFinger",
-            "ProtectiveLevels", "LongOnly", "PerNameCap", "PositionSizeCap", "MaxRiskPerTrade",
+            "MaxOrderQuantity", "ProtectiveLevels", "LongOnly", "PerNameCap", "PositionSizeCap", "MaxRiskPerTrade",
             "StrategyBudget", "SectorCap", "CountryCap", "FactorCap", "ClusterCap",
             "GrossExposureCap", "NetExposureCap", "LeverageCap", "MaxOpenPositions",
             "AdvParticipation", "LotRounding")

@@ -37,6 +37,7 @@ from riskgate.core.constraints.halts import (
 from riskgate.core.constraints.liquidity import AdvParticipation, lot_rounding
 from riskgate.core.constraints.quality import (
     FatFinger,
+    MaxOrderQuantity,
     MaxRiskPerTrade,
     MaxSpread,
     MinConfidence,
@@ -78,6 +79,8 @@ def _links(lim: Limits) -> list[tuple[str, Constraint | None]]:
         ("MaxSpread", None if lim.max_spread_bps is None else MaxSpread(lim.max_spread_bps)),
         ("FatFinger",
          None if lim.fat_finger_notional is None else FatFinger(lim.fat_finger_notional)),
+        ("MaxOrderQuantity",
+         None if lim.max_order_quantity is None else MaxOrderQuantity(lim.max_order_quantity)),
         ("ProtectiveLevels", protective_levels),
         ("LongOnly", long_only if lim.long_only else None),
         ("PerNameCap", None if lim.per_name_weight_cap is None

@@ -44,7 +44,8 @@ class Limits:
     max_adv_participation: float | None = None
     max_spread_bps: float | None = None
     price_collar: float | None = None
-    fat_finger_notional: float | None = None
+    fat_finger_notional: float | None = 1_000_000.0
+    max_order_quantity: float | None = 20_000_000.0
     long_only: bool = False
     restricted: frozenset[str] = frozenset()
     stop_atr_multiple: float = 2.0
@@ -71,7 +72,7 @@ UPPER_CAPS = (
     "max_drawdown", "max_open_positions", "position_size_cap", "per_name_weight_cap",
     "per_name_notional_cap", "strategy_budget", "sector_cap", "country_cap", "cluster_cap",
     "gross_cap", "net_cap", "max_adv_participation", "max_spread_bps", "price_collar",
-    "fat_finger_notional",
+    "fat_finger_notional", "max_order_quantity",
 )  # fmt: skip
 _FRACTIONS = ("max_risk_per_trade", "daily_loss_limit", "emergency_drawdown", "max_drawdown",
               "min_confidence", "price_collar", "base_stop_pct", "base_take_profit_pct",

@@ -13,21 +13,27 @@ from riskgate.core.limits import UPPER_CAPS, Limits, LimitsError, load_limits
 
 
 def _profile(leverage: float, risk_pct: float, daily_dd_pct: float, emergency_dd_pct: float,
-             positions: int, cap_usd: float, confidence: float) -> Limits:
+             positions: int, cap_usd: float, confidence: float, max_order_usd: float,
+             max_order_units: float) -> Limits:
     # The seed states percentages; the core stores fractions of equity.
     return Limits(
         max_leverage=leverage, max_risk_per_trade=risk_pct / 100,
         daily_loss_limit=daily_dd_pct / 100, emergency_drawdown=emergency_dd_pct / 100,
         max_open_positions=positions, position_size_cap=cap_usd, min_confidence=confidence,
+        fat_finger_notional=max_order_usd, max_order_quantity=max_order_units,
     )
 
 
 #: Seed 003's table, exactly: leverage, risk/trade %, daily DD %, emergency DD %, max
-#: positions, position cap (USD), min confidence.
+#: positions, position cap (USD), min confidence. Then the order-size checks of MiFID II
+#: RTS 6 Art. 15(1), which the seed lacks: max order value (USD, 1,000 x the position cap)
+#: and max order volume (units, a flip from -cap to +cap at a unit value of $0.0001).
+#: Neither binds before the position cap on an order the caps allow (docs/core.md).
 PROFILES: Mapping[str, Limits] = MappingProxyType({
-    "AGGRESSIVE_SMALL_ACCOUNT": _profile(7.0, 3.0, 6.0, 9.6, 15, 300.0, 0.60),
-    "NORMAL": _profile(5.0, 1.5, 5.0, 8.0, 30, 1000.0, 0.65),
-    "DEFENSIVE": _profile(3.0, 0.75, 3.0, 4.8, 10, 500.0, 0.75),
+    "AGGRESSIVE_SMALL_ACCOUNT": _profile(7.0, 3.0, 6.0, 9.6, 15, 300.0, 0.60,
+                                         300_000.0, 6_000_000.0),
+    "NORMAL": _profile(5.0, 1.5, 5.0, 8.0, 30, 1000.0, 0.65, 1_000_000.0, 20_000_000.0),
+    "DEFENSIVE": _profile(3.0, 0.75, 3.0, 4.8, 10, 500.0, 0.75, 500_000.0, 10_000_000.0),
 })  # fmt: skip
 
 #: Emergency overlays: (multiplier on every upper cap, floor on min_confidence).

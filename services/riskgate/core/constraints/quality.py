@@ -1,4 +1,5 @@
-"""Trade quality and price sanity: confidence, fat finger, collar, spread, stop, risk/trade."""
+"""Trade quality and price sanity: confidence, order value and volume, collar, spread, stop,
+risk/trade."""
 
 from __future__ import annotations
 
@@ -53,6 +54,27 @@ class FatFinger:
             return (OK, r.FAT_FINGER, self.limit, notional, self.limit - notional, None)
         largest = ctx.current + math.copysign(self.limit / ctx.unit, delta)
         return rejected(r.FAT_FINGER, self.limit, notional, largest)
+
+
+@dataclass(frozen=True, slots=True)
+class MaxOrderQuantity:
+    """REJECTED when the proposed order, |target - current| in instrument units, exceeds the
+    maximum order volume (MiFID II RTS 6 Art. 15(1)).
+
+    The notional checks cannot see a huge quantity at a tiny price; this one can. Like
+    FatFinger it judges the proposal as sent and reports the largest order that passes."""
+
+    limit: float
+
+    def __call__(self, proposal: Proposal, ctx: Context) -> VerdictTuple:
+        if ctx.derisk:
+            return DERISK_PASS
+        delta = ctx.target - ctx.current
+        quantity = abs(delta)
+        if quantity <= self.limit:
+            return (OK, r.MAX_ORDER_QUANTITY, self.limit, quantity, self.limit - quantity, None)
+        largest = ctx.current + math.copysign(self.limit, delta)
+        return rejected(r.MAX_ORDER_QUANTITY, self.limit, quantity, largest)
 
 
 @dataclass(frozen=True, slots=True)
