@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
 from riskgate.api import ActiveProfile, create_app
+from riskgate.api.schemas import MIN_PRICE
 from riskgate.settings import Settings
 from tests.support import builders as b
 
@@ -144,6 +145,40 @@ class TestAssessRisk:
         assert where in response.json()["message"]
         assert "assessment" not in response.json()
 
+    @pytest.mark.parametrize(("field", "value", "where"), [
+        ("price", 1e308, "signal.price"),
+        ("price", 5e-9, "signal.price"),
+        ("total_equity", 1e308, "portfolio_state.total_equity"),
+        ("daily_pnl", -1e308, "portfolio_state.daily_pnl"),
+    ], ids=["price-overflows", "price-below-floor", "equity-overflows", "pnl-overflows"])
+    async def test_a_number_out_of_the_api_bounds_is_422_naming_the_field(self, api, field,
+                                                                          value, where):
+        """A finite number that would overflow, or a price under the floor, is a 422 naming it."""
+        # Arrange
+        body = seed_request()
+        part = "signal" if field == "price" else "portfolio_state"
+        body[part][field] = value
+
+        # Act
+        response = await api.post("/assess-risk", json=body)
+
+        # Assert
+        assert response.status_code == 422
+        assert where in response.json()["message"]
+        assert "assessment" not in response.json()
+
+    async def test_a_price_at_the_floor_is_assessed(self, api):
+        """The documented price floor itself is valid input and gets an assessment."""
+        # Arrange
+        body = seed_request(price=MIN_PRICE)
+
+        # Act
+        response = await api.post("/assess-risk", json=body)
+
+        # Assert
+        assert response.status_code == 200
+        assert "error" not in (response.json()["assessment"]["rejection_reason"] or "")
+
     async def test_an_oversize_body_is_refused_before_parsing(self, api):
         """A body over the size limit is 413 and never reaches validation."""
         # Arrange
@@ -262,6 +297,59 @@ class TestWhatIf:
         assert response.status_code == 422
         assert where in response.json()["message"]
         assert "action_type" not in response.json()
+
+    async def test_a_vanishing_price_and_a_huge_quantity_are_422(self, api):
+        """Price 5e-324 (under the floor) and quantity 1e300 (over the bound) are both named."""
+        # Arrange
+        body = what_if_request(qty=1e300)
+        body["market"][0]["price"] = 5e-324
+
+        # Act
+        response = await api.post("/v1/what-if", json=body)
+
+        # Assert
+        assert response.status_code == 422
+        message = response.json()["message"]
+        assert "market.0.price" in message and "decision.target_quantity" in message
+        assert "action_type" not in response.json()
+
+    @pytest.mark.parametrize(("part", "field", "value"), [
+        ("market", "multiplier", 1e300), ("market", "atr", 1e308),
+        ("market", "tick_size", 5e-324), ("market", "lot_size", 5e-324),
+        ("portfolio", "equity", 5e-324),
+    ], ids=["multiplier", "atr", "tick", "lot", "equity"])
+    async def test_a_factor_that_would_overflow_the_core_is_422(self, api, part, field, value):
+        """A multiplier, distance or divisor outside the API bounds is refused before the core."""
+        # Arrange
+        body = what_if_request()
+        if part == "market":
+            body["market"][0][field] = value
+        else:
+            body[part][field] = value
+
+        # Act
+        response = await api.post("/v1/what-if", json=body)
+
+        # Assert
+        assert response.status_code == 422
+        assert field in response.json()["message"]
+
+    async def test_a_huge_order_at_a_tiny_price_is_rejected_by_volume(self, api):
+        """1e9 units at 1e-6 is only $1,000, within every money cap, but over NORMAL's max order
+        volume, so it is REJECTED with MAX_ORDER_QUANTITY."""
+        # Arrange
+        body = what_if_request(qty=1e9)
+        body["market"][0].update(price=1e-6, tick_size=1e-8, atr=1e-8)
+
+        # Act
+        response = await api.post("/v1/what-if", json=body)
+
+        # Assert
+        result = response.json()
+        assert response.status_code == 200
+        assert (result["action_type"], result["approved"]) == ("REJECTED", False)
+        assert "MAX_ORDER_QUANTITY" in result["reason_codes"]
+        assert result["delta_position"] == 0.0
 
     async def test_nan_in_free_form_metadata_is_422(self, api):
         """A NaN hidden in the decision's metadata is refused like any non-finite number."""
