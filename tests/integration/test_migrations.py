@@ -36,3 +36,69 @@ class TestMigrations:
         assert tables >= TABLES
         assert {"risk_actions_decision_idx", "risk_actions_strategy_time_type_idx",
                 "risk_actions_type_time_idx", "target_positions_decision_idx"} <= indexes
+
+
+def old_envelope(value: bytes) -> bytes:
+    """A dead-letter envelope as written before migration 004 (the whole value inside)."""
+    import base64
+    import json
+
+    return json.dumps({
+        "schema_version": "1.0", "error_code": "OVERSIZE", "error": "too big",
+        "source_topic": "decisions.proposed", "partition": 0, "offset": len(value),
+        "key_b64": "cGYtMQ==", "value_b64": base64.b64encode(value).decode(),
+        "received_at": "2026-11-30T10:00:00Z",
+    }).encode()
+
+
+class TestDeadLetterMigration:
+    async def test_stored_envelopes_gain_full_bytes_and_oversize_ones_are_cut(
+            self, infra, unique, monkeypatch):
+        """Migration 004 keeps every old value in full beside the envelope, and cuts an envelope
+        over 96 KiB to one that fits any accepted DLQ topic and still validates."""
+        import base64
+        import hashlib
+        import json
+        from pathlib import Path
+
+        from jsonschema import Draft202012Validator
+
+        from riskgate.store import migrate as migrate_module
+
+        schema = f"mig_{unique}"
+        small, huge = b'{"not": "decision"', bytes(range(256)) * 5000  # 1.28 MB
+        admin = await asyncpg.connect(infra.database_url)
+        await admin.execute(f"CREATE SCHEMA {schema}")
+        conn = await asyncpg.connect(infra.database_url, server_settings={"search_path": schema})
+        try:
+            before = [m for m in migration_files() if m[0] < "004"]
+            monkeypatch.setattr(migrate_module, "migration_files", lambda: before)
+            await migrate(conn)
+            for value in (small, huge):
+                await conn.execute(
+                    "INSERT INTO dead_letters (source_topic, source_partition, source_offset, "
+                    "error_code, error, received_at, key, payload) "
+                    "VALUES ('decisions.proposed', 0, $1, 'OVERSIZE', 'too big', now(), 'pf-1', $2)",
+                    len(value), old_envelope(value))
+            monkeypatch.undo()
+            applied = await migrate(conn)
+            rows = {r["source_offset"]: r for r in await conn.fetch("SELECT * FROM dead_letters")}
+        finally:
+            await conn.close()
+            await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+            await admin.close()
+        dlq = json.loads((Path(__file__).resolve().parents[2] / "schemas" /
+                          "decisions.proposed.dlq.schema.json").read_text())
+        validator = Draft202012Validator(dlq)
+        assert "004_dead_letter_value.sql" in applied
+        for value, truncated in ((small, False), (huge, True)):
+            row = rows[len(value)]
+            envelope = json.loads(row["payload"])
+            validator.validate(envelope)
+            assert row["value"] == value
+            assert row["value_sha256"] == hashlib.sha256(value).hexdigest() == envelope["value_sha256"]
+            assert envelope["value_truncated"] is truncated
+            assert envelope["value_length"] == len(value)
+            kept = base64.b64decode(envelope["value_b64"])
+            assert kept == (value[:65536] if truncated else value)
+        assert len(rows[len(huge)]["payload"]) < 128 * 1024
