@@ -319,3 +319,78 @@ class TestPersistentPublishFailure:
         rows = [json.loads(line) for line in listed.stdout.splitlines()]
         assert [r["partition"] for r in rows] == [part]
         assert "publishing has failed for" in rows[0]["halted"]
+
+
+async def read_uncommitted_count(s, topic: str) -> int:
+    """Every record on ``topic`` including aborted ones: a retry loop leaves its copies here."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=s.bootstrap_servers,
+                                isolation_level="read_uncommitted", auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    count = 0
+    try:
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            for records in (await consumer.getmany(timeout_ms=300)).values():
+                count += len(records)
+    finally:
+        await consumer.stop()
+    return count
+
+
+class TestTheReportedRepro:
+    @pytest.mark.timeout(300)
+    async def test_an_800_kb_record_under_the_topic_limit_no_longer_jams_its_partition(
+            self, test_settings, unique):
+        """The issue's repro on default topics: the 800,000-byte record is dead-lettered within the
+        DLQ's limit, the decision behind it is decided, and no aborted copies pile up."""
+        s, now = test_settings, time.time()
+        p = f"P{unique}"
+        behind = b.proposal(f"D{unique}", p, "AAPL", created_at=now)
+        async with topics(s):
+            await seed_world(s, now, [p], {"AAPL": "TECH"})
+            async with running_worker(s) as service:
+                await produce(s, s.topics.proposed, [(p.encode(), b"{" + b"x" * 799_999),
+                                                     (p.encode(), b.dumps(behind))])
+                actions = await collect(s, s.topics.actions, 1, deadline_s=60)
+                dead = await collect_raw(s, s.topics.dlq, 1)
+                every_action = await read_uncommitted_count(s, s.topics.actions)
+                halted, ready = service.loop.halted, service.ready()
+            limit = (await read_topic_limits(s, [s.topics.dlq]))[s.topics.dlq]
+        assert [a["decision_id"] for _, a in actions] == [behind["decision_id"]]
+        assert len(dead) == 1 and len(dead[0]) < limit
+        assert json.loads(dead[0])["error_code"] == "OVERSIZE"
+        assert every_action == 1  # read_uncommitted sees no aborted copies
+        assert halted == [] and ready is True
+
+
+class TestStoredHaltSurvivesOwnership:
+    @pytest.mark.timeout(300)
+    async def test_a_new_owner_stays_halted_until_resumed(self, test_settings, unique):
+        """A halt stored by a previous owner holds the partition for the next one, which decides
+        nothing there until an operator resumes it."""
+        from riskgate.store import partitions
+        from riskgate.worker.handler import expected_partition
+
+        s = test_settings.model_copy(update={"halt_recheck_s": 0.5})
+        now = time.time()
+        p = f"P{unique}"
+        part = expected_partition(p.encode(), s.partitions)
+        decision = b.proposal(f"D{unique}", p, "AAPL", created_at=now)
+        async with topics(s):
+            await seed_world(s, now, [p], {"AAPL": "TECH"})
+            conn = await asyncpg.connect(s.database_url)
+            try:
+                await partitions.halt(conn, s.topics.proposed, part, "halted by the last owner")
+            finally:
+                await conn.close()
+            await produce(s, s.topics.proposed, [(p.encode(), b.dumps(decision))])
+            async with running_worker(s) as service:
+                await eventually(lambda: service.loop.halted == [part], what="halt at assignment")
+                during = await collect(s, s.topics.actions, 1, deadline_s=4)
+                resumed = await asyncio.to_thread(riskgate_cli, s, "partitions", "resume",
+                                                  str(part), "--reason", "checked the state")
+                after = await collect(s, s.topics.actions, 1, deadline_s=60)
+        assert during == []
+        assert resumed.returncode == 0, resumed.stderr
+        assert [a["decision_id"] for _, a in after] == [decision["decision_id"]]
