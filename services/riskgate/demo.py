@@ -102,7 +102,9 @@ async def _collect(consumer: AIOKafkaConsumer, s: Settings, ids: set[str], run: 
                    deadline_s: float = 60.0):
     actions, targets, dead = {}, {}, 0
     end = time.monotonic() + deadline_s
-    while time.monotonic() < end and (len(actions) < len(ids) or dead < n_bad):
+    # Wait for all three: one transaction writes them, but they arrive in separate fetches.
+    while time.monotonic() < end and (len(actions) < len(ids) or len(targets) < len(ids)
+                                      or dead < n_bad):
         for tp, records in (await consumer.getmany(timeout_ms=300)).items():
             for r in records:
                 body = orjson.loads(r.value)
@@ -127,7 +129,8 @@ async def run_demo(s: Settings) -> int:
                                                 run, len(bad))
     _print_table(decisions, actions, targets)
     print(f"\ndecisions={len(decisions)} actions={len(actions)} targets={len(targets)} dead_letters={dead}")
-    return 0 if len(actions) == len(decisions) and dead == len(bad) else 1
+    complete = len(actions) == len(targets) == len(decisions)
+    return 0 if complete and dead == len(bad) else 1
 
 
 def _print_table(decisions: list[dict], actions: dict, targets: dict) -> None:
