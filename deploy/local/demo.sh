@@ -18,11 +18,20 @@ log=$(mktemp /tmp/riskgate-demo-worker.XXXXXX.log)
 RISKGATE_HTTP_PORT=${RISKGATE_HTTP_PORT:-18080} "${RG[@]}" worker 2>"$log" &
 worker=$!
 trap 'kill -TERM $worker 2>/dev/null; wait $worker 2>/dev/null || true' EXIT
+ready=0
 for _ in $(seq 1 120); do
-  "$PY" -c "import sys, urllib.request as u; u.urlopen(sys.argv[1], timeout=2)" \
-    "http://127.0.0.1:${RISKGATE_HTTP_PORT:-18080}/ready" >/dev/null 2>&1 && break
+  if "$PY" -c "import sys, urllib.request as u; u.urlopen(sys.argv[1], timeout=2)" \
+    "http://127.0.0.1:${RISKGATE_HTTP_PORT:-18080}/ready" >/dev/null 2>&1; then
+    ready=1
+    break
+  fi
   kill -0 $worker 2>/dev/null || { echo "worker exited; its log:"; cat "$log"; exit 1; }
   sleep 0.5
 done
+if [[ $ready == 0 ]]; then
+  echo "demo: the worker was not ready within 60 s (a halted partition? see \`riskgate partitions list --halted\`); its log: $log" >&2
+  tail -n 20 "$log" >&2
+  exit 1
+fi
 "${RG[@]}" demo
 echo "(worker log: $log)"

@@ -83,6 +83,11 @@ class DecisionLoop:
     def owned(self) -> list[TopicPartition]:
         return list(self._publishers)
 
+    def partition_count(self, topic: str) -> int | None:
+        """The topic's real partition count from the consumer's metadata; None until known."""
+        found = self._consumer.partitions_for_topic(topic) if self._consumer is not None else None
+        return len(found) if found else None
+
     @property
     def halted(self) -> list[int]:
         """Owned partitions halted for an operator."""

@@ -111,7 +111,8 @@ class WorkerService:
         watcher = asyncio.create_task(self._watch_database(), name="database-watch")
         try:
             await self._wait_caught_up(reader_task)
-            committer = BatchCommitter(self.pool, DecisionHandler(s, self.world, limits=self.limits))
+            committer = BatchCommitter(self.pool, DecisionHandler(s, self.world, partition_count=self._partition_count,
+                                                        limits=self.limits))
             self.loop = DecisionLoop(s, committer, self.clock, on_assigned=self._on_assigned,
                                      limits=self.limits)
             if self._stopping.is_set():
@@ -239,8 +240,12 @@ class WorkerService:
             return
         await issue_forced_derisk(self.pool, self._producer, self.s.topics.proposed,
                                   sorted(self.world.portfolios), partitions,
-                                  self.s.partitions, em.event_id, em.gross_cut_pct, em.as_of or 0.0,
+                                  self._partition_count(self.s.topics.proposed) or self.s.partitions,
+                                  em.event_id, em.gross_cut_pct, em.as_of or 0.0,
                                   self._emitted)
+
+    def _partition_count(self, topic: str) -> int | None:
+        return self.loop.partition_count(topic) if self.loop is not None else None
 
     def _owned_partitions(self) -> set[int]:
         return {tp.partition for tp in self.loop.owned} if self.loop is not None else set()
