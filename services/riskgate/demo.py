@@ -37,9 +37,15 @@ def _decisions(run: str, now: float) -> list[dict]:
     ]
     return [{
         "schema_version": "1.0", "decision_id": f"demo-{run}-{i:02d}", "strategy_id": strat,
-        "portfolio_id": pf, "ticker": tk, "target_quantity": float(qty), "confidence": conf,
+        "portfolio_id": _portfolio(pf, run), "ticker": tk, "target_quantity": float(qty), "confidence": conf,
         "created_at": _iso(now - age),
     } for i, (pf, strat, tk, qty, conf, age) in enumerate(rows)]
+
+
+def _portfolio(name: str, run: str) -> str:
+    """This run's own portfolio: a fresh book, so every run shows what a first run shows (the
+    targets of an earlier run would otherwise still count as in flight)."""
+    return f"{name}-{run[:4]}"
 
 
 def _bad(run: str) -> list[bytes]:
@@ -49,18 +55,19 @@ def _bad(run: str) -> list[bytes]:
     return [b"{run " + r + b": this is not json",
             b'{"decision_id":"bad-nan-' + r + b'","schema_version":"1.0","target_quantity":NaN}',
             b'{"decision_id":"bad-type-' + r + b'","schema_version":"1.0","strategy_id":"s",'
-            b'"portfolio_id":"PF-MACRO","ticker":"AAPL","target_quantity":"10","confidence":0.9,'
+            b'"portfolio_id":"' + _portfolio("PF-MACRO", run).encode() + b'","ticker":"AAPL","target_quantity":"10","confidence":0.9,'
             b'"created_at":"2026-01-01T00:00:00Z"}']
 
 
-async def _publish(producer: AIOKafkaProducer, s: Settings, now: float, decisions: list[dict],
-                   bad: list[bytes]) -> None:
+async def _publish(producer: AIOKafkaProducer, s: Settings, now: float, run: str,
+                   decisions: list[dict], bad: list[bytes]) -> None:
     for tk, (price, sector, country, adv) in TICKERS.items():
         await producer.send(s.topics.market, orjson.dumps({
             "schema_version": "1.0", "ticker": tk, "version": int(now * 1000), "as_of": _iso(now),
             "price": price, "adv": adv, "spread_bps": 3.0, "atr": price * 0.02,
             "sector": sector, "country": country, "cluster": sector}), key=tk.encode())
-    for pf, equity in PORTFOLIOS.items():
+    for name, equity in PORTFOLIOS.items():
+        pf = _portfolio(name, run)
         await producer.send(s.topics.snapshots, orjson.dumps({
             "schema_version": "1.0", "portfolio_id": pf, "version": int(now * 1000),
             "as_of": _iso(now), "equity": equity, "pnl_today": 0.0, "peak_equity": equity,
@@ -70,7 +77,7 @@ async def _publish(producer: AIOKafkaProducer, s: Settings, now: float, decision
     for d in decisions:
         await producer.send(s.topics.proposed, orjson.dumps(d), key=d["portfolio_id"].encode())
     for value in bad:
-        await producer.send(s.topics.proposed, value, key=b"PF-MACRO")
+        await producer.send(s.topics.proposed, value, key=_portfolio("PF-MACRO", run).encode())
     await producer.flush()
 
 
@@ -124,7 +131,7 @@ async def run_demo(s: Settings) -> int:
         stack.push_async_callback(producer.stop)
         consumer = await _reader_at_end(s, producer)
         stack.push_async_callback(consumer.stop)
-        await _publish(producer, s, now, decisions, bad)
+        await _publish(producer, s, now, run, decisions, bad)
         actions, targets, dead = await _collect(consumer, s, {d["decision_id"] for d in decisions},
                                                 run, len(bad))
     _print_table(decisions, actions, targets)
@@ -134,13 +141,13 @@ async def run_demo(s: Settings) -> int:
 
 
 def _print_table(decisions: list[dict], actions: dict, targets: dict) -> None:
-    print(f"{'decision':<20} {'portfolio':<10} {'ticker':<5} {'proposed':>9} {'action':<12} "
+    print(f"{'decision':<20} {'portfolio':<14} {'ticker':<5} {'proposed':>9} {'action':<12} "
           f"{'target':>9} {'delta':>9}  reason")
     for d in decisions:
         a, t = actions.get(d["decision_id"]), targets.get(d["decision_id"])
         if a is None or t is None:
             print(f"{d['decision_id']:<20} (no output before the deadline)")
             continue
-        print(f"{d['decision_id']:<20} {d['portfolio_id']:<10} {d['ticker']:<5} "
+        print(f"{d['decision_id']:<20} {d['portfolio_id']:<14} {d['ticker']:<5} "
               f"{d['target_quantity']:>9.1f} {a['action_type']:<12} {t['target_position']:>9.1f} "
               f"{t['delta_position']:>9.1f}  {','.join(a['reason_codes']) or '-'}")
