@@ -7,6 +7,7 @@ import json
 
 import typer
 
+from riskgate.admin_errors import Endpoint, connect_postgres, run_admin
 from riskgate.cli_partitions import partitions_app
 from riskgate.settings import Settings
 
@@ -34,16 +35,17 @@ def topics_create() -> None:
     """Create every topic with its partition count and cleanup policy (idempotent)."""
     from riskgate.kafka.admin import create_topics
 
-    result = asyncio.run(create_topics(Settings()))
+    settings = Settings()
+    result = run_admin("topics create", Endpoint.kafka(settings), lambda: create_topics(settings))
     typer.echo(json.dumps(result, indent=2, sort_keys=True))
 
 
 @app.command()
 def migrate() -> None:
     """Apply the database migrations (idempotent)."""
-    from riskgate.store.migrate import migrate_url
+    from riskgate.store.migrate import migrate as apply_migrations
 
-    applied = asyncio.run(migrate_url(Settings().database_url))
+    applied = _with_database("migrate", apply_migrations, init=False)
     typer.echo(f"applied: {applied or 'nothing (up to date)'}")
 
 
@@ -55,17 +57,22 @@ def demo() -> None:
     raise typer.Exit(asyncio.run(run_demo(Settings())))
 
 
-async def _audit(fn, *args):
-    import asyncpg
-
+def _with_database(command: str, fn, *args, init: bool = True):
+    """``fn(conn, *args)`` on one connection; an unreachable database is one line, exit 2."""
     from riskgate.store.state import init_connection
 
-    conn = await asyncpg.connect(Settings().database_url)
-    await init_connection(conn)
-    try:
-        return await fn(conn, *args)
-    finally:
-        await conn.close()
+    settings = Settings()
+
+    async def on_connection():
+        conn = await connect_postgres(settings)
+        try:
+            if init:
+                await init_connection(conn)
+            return await fn(conn, *args)
+        finally:
+            await conn.close()
+
+    return run_admin(command, Endpoint.postgres(settings), on_connection)
 
 
 @audit_app.command("why")
@@ -73,7 +80,7 @@ def audit_why(decision_id: str) -> None:
     """Why was this decision cut: every action, its reasons and the versions it was decided under."""
     from riskgate.store.audit import why
 
-    rows = asyncio.run(_audit(why, decision_id))
+    rows = _with_database("audit why", why, decision_id)
     typer.echo(json.dumps(rows, indent=2, default=str))
     if not rows:
         raise typer.Exit(1)
@@ -87,7 +94,8 @@ def audit_overrides(strategy: str, days: float = 7.0) -> None:
     from riskgate.store.audit import overrides
 
     until = datetime.now(UTC)
-    result = asyncio.run(_audit(overrides, strategy, until - timedelta(days=days), until))
+    result = _with_database("audit overrides", overrides, strategy, until - timedelta(days=days),
+                            until)
     typer.echo(json.dumps(result, indent=2, default=str))
 
 

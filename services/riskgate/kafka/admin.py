@@ -10,6 +10,10 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from riskgate.settings import Settings
 
+#: Bounds every request, the connection included, so a dead or silent broker fails in seconds
+#: (aiokafka's default is 40 s per attempt).
+REQUEST_TIMEOUT_MS = 10_000
+
 
 @dataclass(frozen=True, slots=True)
 class TopicSpec:
@@ -37,12 +41,18 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     ]
 
 
+def admin_client(settings: Settings) -> AIOKafkaAdminClient:
+    """An admin client whose requests, connecting included, time out in REQUEST_TIMEOUT_MS."""
+    return AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
+                               request_timeout_ms=REQUEST_TIMEOUT_MS)
+
+
 async def create_topics(settings: Settings) -> dict[str, str]:
     """Create the missing topics; return name -> "created" | "exists"."""
     # Allow the broker some headroom over our own limit so that an oversize record still
     # reaches the worker and is dead-lettered with a reason instead of vanishing at produce time.
     broker_max = max(1024 * 1024, settings.max_message_bytes * 4)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = admin_client(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -71,7 +81,7 @@ async def create_topics(settings: Settings) -> dict[str, str]:
 
 async def delete_topics(settings: Settings, names: list[str]) -> None:
     """Delete topics (used by tests to clean up after themselves)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = admin_client(settings)
     await admin.start()
     try:
         await admin.delete_topics(names)
