@@ -116,6 +116,8 @@ class DecisionLoop:
     async def run(self) -> None:
         s = self._s
         consumer = await self._start_consumer()
+        if consumer is None:  # stopped before the broker let the group consumer start
+            return
         self._consumer = consumer
         try:
             while not self._stopping.is_set():
@@ -137,9 +139,10 @@ class DecisionLoop:
             with contextlib.suppress(Exception):
                 await consumer.stop()
 
-    async def _start_consumer(self) -> AIOKafkaConsumer:
+    async def _start_consumer(self) -> AIOKafkaConsumer | None:
+        """The started group consumer, or None when a stop is requested first."""
         delay = Backoff()
-        while True:
+        while not self._stopping.is_set():
             consumer = self._new_consumer()
             try:
                 await consumer.start()
@@ -148,10 +151,16 @@ class DecisionLoop:
                 with contextlib.suppress(Exception):
                     await consumer.stop()
                 if self._stopping.is_set():
-                    raise
+                    break
                 wait = delay.next()
                 log.warning("consumer_start_failed", error=str(exc), delay_s=wait)
-                await asyncio.sleep(wait)
+                await self._pause(wait)
+        return None
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when a stop is requested meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     async def _one(self, tp: TopicPartition, raw: list) -> None:
         publisher = self._publishers.get(tp)
@@ -412,7 +421,7 @@ class DecisionLoop:
                     raise
                 wait = delay.next()
                 log.warning("producer_init_failed", txn_id=publisher.txn_id, error=str(exc), delay_s=wait)
-                await asyncio.sleep(wait)
+                await self._pause(wait)
 
     async def release(self, revoked: list[TopicPartition]) -> None:
         for tp in revoked:

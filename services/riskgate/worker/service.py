@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import asyncpg
 import structlog
@@ -38,6 +39,11 @@ from riskgate.worker.lifecycle import Backoff, install_signal_handlers
 
 log = structlog.get_logger("riskgate.service")
 _DB_FAULTS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+T = TypeVar("T")
+
+
+class _StopRequested(Exception):
+    """A stop was requested while start-up was still waiting for this step."""
 
 
 class WorkerService:
@@ -99,14 +105,20 @@ class WorkerService:
         health = HealthServer(s.http_port, self.readiness, lambda: not self._stopping.is_set())
         if s.http_port:
             await health.start()
-        # The broker or the database may be restarting: start-up waits for them, it never dies.
-        self.pool = await self._retry("database", lambda: asyncpg.create_pool(
-            s.database_url, min_size=1, max_size=s.partitions + 4, init=db.init_connection,
-            command_timeout=30))
-        await self._retry("migrations", self._migrate)
-        self.limits = await self._retry("output topic limits", self._read_limits)
-        self._producer = await self._retry("producer", self._start_producer)
-        self.reader = await self._retry("compacted inputs", self._start_reader)
+        # The broker or the database may be restarting: start-up waits for them, it never dies,
+        # but a stop request ends it at once with what was started so far closed.
+        try:
+            self.pool = await self._retry("database", lambda: asyncpg.create_pool(
+                s.database_url, min_size=1, max_size=s.partitions + 4, init=db.init_connection,
+                command_timeout=30))
+            await self._retry("migrations", self._migrate)
+            self.limits = await self._retry("output topic limits", self._read_limits)
+            self._producer = await self._retry("producer", self._start_producer)
+            self.reader = await self._retry("compacted inputs", self._start_reader)
+        except _StopRequested as stop:
+            log.info("worker_stopped_during_startup", step=str(stop))
+            await self._close_partial_startup(health)
+            return
         reader_task = asyncio.create_task(self.reader.run(), name="compacted-reader")
         watcher = asyncio.create_task(self._watch_database(), name="database-watch")
         try:
@@ -131,16 +143,40 @@ class WorkerService:
             await self.pool.close()
 
     async def _retry(self, what: str, start):
+        """``start()`` until it succeeds; raise _StopRequested once a stop is requested, even
+        in the middle of an attempt or of the backoff."""
         delay = Backoff(maximum=5.0)
-        while True:
+        while not self._stopping.is_set():
             try:
-                return await start()
+                return await self._unless_stopped(what, start())
             except (*_DB_FAULTS, KafkaError) as exc:
-                if self._stopping.is_set():
-                    raise
                 wait = delay.next()
                 log.warning("startup_retry", step=what, error=str(exc), delay_s=wait)
-                await asyncio.sleep(wait)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=wait)
+        raise _StopRequested(what)
+
+    async def _unless_stopped(self, what: str, attempt: Awaitable[T]) -> T:
+        """The attempt's result, or _StopRequested (the attempt cancelled) if a stop comes first."""
+        task = asyncio.ensure_future(attempt)
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if task.cancelled():
+            raise _StopRequested(what)
+        return task.result()
+
+    async def _close_partial_startup(self, health: HealthServer) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+        if self.pool is not None:
+            await self.pool.close()
+        await health.stop()
 
     async def _read_limits(self) -> OutputLimits:
         try:
