@@ -7,7 +7,6 @@ resumes it here; the owning worker notices within ``halt_recheck_s`` and takes i
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import json
 
@@ -18,14 +17,25 @@ from riskgate.settings import Settings
 partitions_app = typer.Typer(help="Halted partitions: list and resume.", no_args_is_help=True)
 
 
-async def _with_connection(settings: Settings, fn, *args):
-    import asyncpg
+def _with_connection(command: str, settings: Settings, fn, *args):
+    """``fn(conn, *args)`` on one connection; an unreachable database is one line, exit 2."""
+    from riskgate.admin_errors import Endpoint, connect_postgres, run_admin
 
-    conn = await asyncpg.connect(settings.database_url, timeout=10)
+    async def on_connection():
+        conn = await connect_postgres(settings)
+        try:
+            return await fn(conn, *args)
+        finally:
+            await conn.close()
+
+    return run_admin(command, Endpoint.postgres(settings), on_connection)
+
+
+def _actor() -> str:
     try:
-        return await fn(conn, *args)
-    finally:
-        await conn.close()
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in some containers
+        return "unknown"
 
 
 @partitions_app.command("list")
@@ -38,8 +48,8 @@ def partitions_list(
     from riskgate.store.partitions import list_status
 
     settings = Settings()
-    rows = asyncio.run(_with_connection(settings, list_status, topic or settings.topics.proposed,
-                                        halted_only))
+    rows = _with_connection("partitions list", settings, list_status,
+                            topic or settings.topics.proposed, halted_only)
     for r in rows:
         if as_json:
             typer.echo(json.dumps({"topic": r.topic, "partition": r.partition,
@@ -63,8 +73,8 @@ def partitions_resume(
         raise typer.BadParameter("a reason is required", param_hint="--reason")
     settings = Settings()
     name = topic or settings.topics.proposed
-    was = asyncio.run(_with_connection(settings, resume, name, partition, reason.strip(),
-                                       getpass.getuser()))
+    was = _with_connection("partitions resume", settings, resume, name, partition, reason.strip(),
+                           _actor())
     if was is None:
         typer.echo(f"{name}[{partition}] is not halted; nothing to resume", err=True)
         raise typer.Exit(1)
