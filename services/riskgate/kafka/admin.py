@@ -27,7 +27,7 @@ class TopicSpec:
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
-    """The topic table of DESIGN.md with this deployment's names and partition counts."""
+    """Every riskgate topic (docs/contracts.md) with this deployment's names and partition counts."""
     t, n, g = settings.topics, settings.partitions, settings.global_partitions
     return [
         TopicSpec(t.proposed, n, False),

@@ -32,7 +32,8 @@ class PortfolioRow:
     dirty: bool = False
 
     def projected(self, now: float, ttl_s: float) -> dict[str, float]:
-        """Snapshot positions overridden by live targets in flight (DESIGN.md, projected)."""
+        """Snapshot positions overridden by the targets still in flight: a target counts until a
+        snapshot reflects it or its time-to-live passes (docs/contracts.md, "Projected positions")."""
         result = dict(self.positions)
         for ticker, (qty, _action_id, issued_at) in self.pending.items():
             if now - issued_at < ttl_s:
