@@ -29,6 +29,7 @@ class PortfolioRow:
     peak_equity: float | None = None
     positions: dict[str, float] = field(default_factory=dict)
     pending: dict[str, list[Any]] = field(default_factory=dict)  # ticker -> [qty, action_id, issued_at]
+    seq: int = 0  # advanced by every decision and snapshot apply, under the row lock
     dirty: bool = False
 
     def projected(self, now: float, ttl_s: float) -> dict[str, float]:
@@ -65,6 +66,7 @@ class ActionRow:
     source_offset: int
     seq: int
     payload: bytes
+    witness: bytes  # JSON: what the decision saw (riskgate.worker.witness)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,15 +195,16 @@ def _row_to_state(r: asyncpg.Record) -> PortfolioRow:
         portfolio_id=r["portfolio_id"], snapshot_version=r["snapshot_version"],
         snapshot_as_of=r["snapshot_as_of"], equity=r["equity"], nav=r["nav"],
         pnl_today=r["pnl_today"], peak_equity=r["peak_equity"],
-        positions=dict(r["positions"]), pending=dict(r["pending"]),
+        positions=dict(r["positions"]), pending=dict(r["pending"]), seq=r["seq"],
     )
 
 
 async def save_portfolios(conn: asyncpg.Connection, states: Iterable[PortfolioRow]) -> None:
-    rows = [(s.portfolio_id, orjson.dumps(s.pending).decode()) for s in states if s.dirty]
+    rows = [(s.portfolio_id, orjson.dumps(s.pending).decode(), s.seq) for s in states if s.dirty]
     if rows:
         await conn.executemany(
-            "UPDATE portfolio_state SET pending=$2::jsonb, updated_at=now() WHERE portfolio_id=$1", rows
+            "UPDATE portfolio_state SET pending=$2::jsonb, seq=$3, updated_at=now() "
+            "WHERE portfolio_id=$1", rows
         )
 
 
@@ -250,31 +253,42 @@ def _astuple(row: Any, columns: tuple[str, ...]) -> tuple[Any, ...]:
 async def upsert_snapshot(
     conn: asyncpg.Connection, portfolio_id: str, version: int, as_of: float, equity: float,
     nav: float, pnl_today: float, peak_equity: float, positions: dict[str, float],
-    reflects: Sequence[str],
+    reflects: Sequence[str], payload: bytes | None = None,
 ) -> bool:
     """Apply a snapshot if it is newer than the stored one; drop the targets it reflects.
 
-    Returns True when it was applied. An older or equal version never replaces a newer one.
+    Returns True when it was applied. An older or equal version never replaces a newer one. An
+    apply advances the portfolio's sequence and writes the snapshot's history row (``payload``,
+    the record as received) in the same transaction.
     """
     async with conn.transaction():
         await conn.execute(
             "INSERT INTO portfolio_state (portfolio_id) VALUES ($1) ON CONFLICT DO NOTHING", portfolio_id
         )
         row = await conn.fetchrow(
-            "SELECT snapshot_version, pending FROM portfolio_state WHERE portfolio_id=$1 FOR UPDATE",
+            "SELECT snapshot_version, pending, seq FROM portfolio_state WHERE portfolio_id=$1 FOR UPDATE",
             portfolio_id,
         )
         if row["snapshot_version"] >= version:
             return False
         reflected = set(reflects)
         pending = {t: p for t, p in dict(row["pending"]).items() if p[1] not in reflected}
+        seq = row["seq"] + 1
         await conn.execute(
             "UPDATE portfolio_state SET snapshot_version=$2, snapshot_as_of=$3, equity=$4, nav=$5, "
-            "pnl_today=$6, peak_equity=$7, positions=$8::jsonb, pending=$9::jsonb, updated_at=now() "
-            "WHERE portfolio_id=$1",
+            "pnl_today=$6, peak_equity=$7, positions=$8::jsonb, pending=$9::jsonb, seq=$10, "
+            "updated_at=now() WHERE portfolio_id=$1",
             portfolio_id, version, as_of, equity, nav, pnl_today, peak_equity,
-            orjson.dumps(positions).decode(), orjson.dumps(pending).decode(),
+            orjson.dumps(positions).decode(), orjson.dumps(pending).decode(), seq,
         )
+        if payload is None:  # a direct call (tests, tools): record the fields applied
+            payload = orjson.dumps({"portfolio_id": portfolio_id, "version": version, "as_of": as_of,
+                                    "equity": equity, "nav": nav, "pnl_today": pnl_today,
+                                    "peak_equity": peak_equity, "positions": positions,
+                                    "reflects_action_ids": list(reflects)})
+        await conn.execute(
+            "INSERT INTO snapshot_history (portfolio_id, version, seq, payload) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", portfolio_id, version, seq, payload)
         return True
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import asyncpg
 
 from riskgate import metrics
 from riskgate.errors import PartitionHalted, RetryableStateError
 from riskgate.records import InRecord, OutRecord
-from riskgate.store import partitions
+from riskgate.store import history, partitions
 from riskgate.store import state as db
 from riskgate.worker.handler import DecisionHandler
 
@@ -26,7 +28,8 @@ class BatchCommitter:
        never recomputed, so a replay cannot change an answer.
     3. For each record above it: decode (a bad record becomes a stored dead letter), lock the
        portfolio rows in id order, drop duplicates by ``processed_decisions``, run the core,
-       and write the new pending targets, ``risk_actions``, ``target_positions`` and
+       and write the raw records (``input_records``), the new pending targets and portfolio
+       sequences, ``risk_actions`` with their witnesses, ``target_positions`` and
        ``processed_decisions``; then move the progress to the last offset.
     4. COMMIT. A crash before this point leaves PostgreSQL untouched and Kafka's offset where it
        was: the batch is read and computed again.
@@ -72,6 +75,7 @@ class BatchCommitter:
         decision_ids = self._handler.decision_ids(items)
         seen = await db.seen_decisions(conn, decision_ids) if decision_ids else set()
         result = self._handler.handle(items, portfolios, seen, now)
+        await history.write_inputs(conn, fresh, datetime.fromtimestamp(now, UTC))
         await db.write_outputs(conn, result.actions, result.targets, result.dead, result.processed)
         await db.save_portfolios(conn, portfolios.values())
         return result.outputs

@@ -27,6 +27,7 @@ from riskgate.settings import Settings
 from riskgate.store.state import ActionRow, DeadLetterRow, PortfolioRow, TargetRow
 from riskgate.worker import outputs as out
 from riskgate.worker.globals import GlobalState
+from riskgate.worker.witness import WitnessBuilder
 
 log = structlog.get_logger("riskgate.handler")
 
@@ -110,12 +111,14 @@ class DecisionHandler:
         ctx = out.BatchContext(now=now, now_text=_rfc3339(now), world=self._world, portfolios=portfolios)
         seen = set(seen)
         now_dt = datetime.fromtimestamp(now, UTC)
+        witnesses = WitnessBuilder(self._world, now)
         for item in items:
             if item.poison is not None:
                 self._dead_letter(item.record, item.poison, ctx, result)
                 continue
             message = item.message
             assert message is not None
+            witness = self._witness(message, portfolios[message.portfolio_id], ctx, witnesses)
             if message.decision_id in seen:
                 legs = [out.duplicate(message, item.record, ctx)]
             else:
@@ -125,8 +128,18 @@ class DecisionHandler:
                 result.processed.append((message.decision_id, first, item.record.partition,
                                          item.record.offset))
             for seq, leg in enumerate(legs):
-                out.emit(leg, item.record, seq, self.out_topics, result, now_dt)
+                out.emit(leg, item.record, seq, self.out_topics, result, now_dt, witness)
         return result
+
+    @staticmethod
+    def _witness(message, row: PortfolioRow, ctx: out.BatchContext,
+                 witnesses: WitnessBuilder) -> bytes:
+        """Advance the portfolio's sequence (under its row lock) and record what this decision
+        sees, before it runs."""
+        row.seq += 1
+        row.dirty = True
+        env = ctx.env(message.portfolio_id, message.strategy_id)
+        return witnesses.witness(row, getattr(message, "ticker", None), env, message.strategy_id)
 
     def _decide(self, message, record: InRecord, ctx: out.BatchContext) -> list[out.Leg]:
         try:

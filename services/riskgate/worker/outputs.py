@@ -210,7 +210,7 @@ def _created(message) -> str:
 
 
 def emit(leg: Leg, record: InRecord, seq: int, topics: tuple[str, str, str], result,
-         ts: datetime) -> None:
+         ts: datetime, witness: bytes) -> None:
     """Append the leg's Kafka records and stored rows to the batch result."""
     a = leg.action
     key = leg.portfolio_id.encode()
@@ -220,6 +220,7 @@ def emit(leg: Leg, record: InRecord, seq: int, topics: tuple[str, str, str], res
         leg.action_id, a["decision_id"], a["portfolio_id"], a["strategy_id"], a["ticker"],
         a["action_type"], a["reason_codes"], ts, a["profile"], a["config_version"],
         a["snapshot_version"], a["market_version"], a["emergency_version"], record.topic, record.partition, record.offset, seq, payload,
+        witness,
     ))
     metrics.DECISIONS.labels(a["action_type"]).inc()
     if leg.target is None:

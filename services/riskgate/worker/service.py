@@ -21,10 +21,11 @@ from riskgate.contracts.inputs import (
     PortfolioSnapshot,
     RiskConfigEvent,
 )
-from riskgate.core import EmergencyLevel, LimitsError
+from riskgate.core import EmergencyLevel
 from riskgate.errors import RetryableStateError
 from riskgate.kafka.limits import OutputLimits, TopicConfigError, read_output_limits
 from riskgate.settings import Settings
+from riskgate.store import history
 from riskgate.store import state as db
 from riskgate.store.migrate import migrate
 from riskgate.worker import codec
@@ -224,23 +225,29 @@ class WorkerService:
 
     async def _on_market(self, key: bytes | None, value: bytes | None) -> None:
         message = decode(MarketMetrics, value, max_bytes=self.s.max_message_bytes)
-        self.world.apply_market(codec.market(message))
+        data = codec.market(message)
+        known = self.world.market.get(data.ticker)
+        if known is not None and known.version >= data.version:
+            return
+        # History first: a version is used only once it is on record (docs/replay.md).
+        await self._store(history.record_market, data.ticker, data.version, value)
+        self.world.apply_market(data)
 
     async def _on_config(self, key: bytes | None, value: bytes | None) -> None:
         message = decode(RiskConfigEvent, value, max_bytes=self.s.max_message_bytes)
-        error = None
-        try:
-            self.world.config.apply(message.version, message.scope.value, message.scope_id,
-                                    message.profile.value if message.profile else None,
-                                    message.limits,
-                                    message.trading_state.value if message.trading_state else None)
-        except LimitsError as exc:
-            error = str(exc)
+        change = (message.version, message.scope.value, message.scope_id,
+                  message.profile.value if message.profile else None, message.limits,
+                  message.trading_state.value if message.trading_state else None)
+        # History first, with the verdict of a trial apply; then the apply itself.
+        error = self.world.config.trial(*change)
+        await self._store(db.record_config, message.version, message.record_key(), message.scope.value,
+                          message.scope_id, error is None, error, value.decode() if value else "{}")
+        if error is not None:
             metrics.CONFIG_REFUSED.inc()
             log.error("config_refused", version=message.version, error=error,
                       in_force=self.world.config.version)
-        await self._store(db.record_config, message.version, message.record_key(), message.scope.value,
-                          message.scope_id, error is None, error, value.decode() if value else "{}")
+            return
+        self.world.config.apply(*change)
 
     async def _on_snapshot(self, key: bytes | None, value: bytes | None) -> None:
         m = decode(PortfolioSnapshot, value, max_bytes=self.s.max_message_bytes)
@@ -248,7 +255,7 @@ class WorkerService:
         await self._store(
             db.upsert_snapshot, m.portfolio_id, m.version, m.as_of.timestamp(), m.equity,
             m.nav or m.equity, m.pnl_today, m.peak_equity,
-            {p.ticker: p.quantity for p in m.positions}, list(m.reflects_action_ids),
+            {p.ticker: p.quantity for p in m.positions}, list(m.reflects_action_ids), value,
         )
 
     async def _on_emergency(self, key: bytes | None, value: bytes | None) -> None:
@@ -260,9 +267,9 @@ class WorkerService:
         proposed = EmergencyState(EmergencyLevel(m.level.value), m.version, m.event_id,
                                   m.as_of.timestamp(), cut)
         after = next_emergency(before, proposed, m.rearm)
-        self.world.emergency = after
         await self._store(db.record_emergency, m.event_id, m.version, m.level.value,
                           value.decode() if value else "{}")
+        self.world.emergency = after
         if after.level is EmergencyLevel.EMERGENCY and after.event_id != before.event_id:
             await self._derisk(self._owned_partitions())
 
