@@ -9,6 +9,7 @@ import typer
 
 from riskgate.admin_errors import Endpoint, connect_postgres, run_admin
 from riskgate.cli_partitions import partitions_app
+from riskgate.cli_replay import replay
 from riskgate.settings import Settings
 
 app = typer.Typer(help="riskgate: a streaming risk gate for trading pipelines.", no_args_is_help=True)
@@ -17,6 +18,7 @@ app.add_typer(topics_app, name="topics")
 audit_app = typer.Typer(help="Audit queries over risk_actions and target_positions.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(partitions_app, name="partitions")
+app.command("replay")(replay)
 
 
 @app.command()

@@ -88,3 +88,75 @@ class TestReplayEvidence:
         assert w1["build"] == build_identity() and len(w1["build"]["core"]) == 16
         assert w1["settings_digest"] == w3["settings_digest"]
         assert w1["limits_digest"] and w1["config_version"] == -1 and w1["emergency_version"] == -1
+
+
+def replay_cli(s, *args: str):
+    import subprocess
+    from pathlib import Path
+
+    from tests.support.kafka import worker_env
+
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run([str(root / ".venv/bin/python"), "-m", "riskgate.cli", "replay", *args],
+                          env=worker_env(s), capture_output=True, text=True, timeout=120)
+
+
+async def execute(s, sql: str, *args) -> None:
+    conn = await asyncpg.connect(s.database_url)
+    try:
+        await conn.execute(sql, *args)
+    finally:
+        await conn.close()
+
+
+class TestReplay:
+    @pytest.mark.timeout(300)
+    async def test_replay_reproduces_the_window_and_reports_tampering_and_missing_evidence(
+            self, test_settings, unique):
+        """Replaying a live window finds every decision identical; an action altered in place is
+        a difference naming the field; a deleted snapshot version makes later decisions
+        unreplayable; bad arguments exit 2 with one line."""
+        s, now = test_settings, time.time()
+        p, tk = f"P{unique}", f"Y{unique[:6]}".upper()
+        start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 5))
+        ds = [b.proposal(f"D{unique}-{i}", p, tk, qty=float(i * 40), created_at=now) for i in (1, 2, 3)]
+        async with topics(s):
+            await produce(s, s.topics.market, [(tk.encode(), b.dumps(b.market(tk, as_of=now)))])
+            await produce(s, s.topics.snapshots, [(p.encode(), b.dumps(b.snapshot(p, as_of=now)))])
+            async with running_worker(s):
+                await wait_for_row(s, "SELECT 1 FROM snapshot_history WHERE portfolio_id=$1", p)
+                await produce(s, s.topics.proposed, [(p.encode(), b.dumps(ds[0])),
+                                                     (p.encode(), b.dumps(ds[1])),
+                                                     (p.encode(), b.dumps(ds[0]))])  # a DUPLICATE
+                await collect(s, s.topics.actions, 3)
+                await produce(s, s.topics.snapshots, [(p.encode(), b.dumps(
+                    b.snapshot(p, as_of=now, version=2, positions={tk: 60.0})))])
+                await wait_for_row(s, "SELECT 1 FROM snapshot_history WHERE portfolio_id=$1 AND version=2", p)
+                await produce(s, s.topics.proposed, [(p.encode(), b.dumps(ds[2]))])
+                await collect(s, s.topics.actions, 4)
+        end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 5))
+        clean = replay_cli(s, "--from", start, "--to", end, "--portfolio", p)
+        await execute(s, "UPDATE risk_actions SET payload = convert_to(replace(convert_from(payload, "
+                         "'UTF8'), '\"proposed_position\":80.0', '\"proposed_position\":81.0'), 'UTF8') "
+                         "WHERE decision_id=$1", ds[1]["decision_id"])
+        tampered = replay_cli(s, "--from", start, "--to", end, "--portfolio", p)
+        await execute(s, "DELETE FROM snapshot_history WHERE portfolio_id=$1 AND version=2", p)
+        missing = replay_cli(s, "--from", start, "--to", end, "--portfolio", p)
+        inverted = replay_cli(s, "--from", end, "--to", start)
+        garbled = replay_cli(s, "--from", "yesterday", "--to", end)
+        unknown = replay_cli(s, "--from", start, "--to", end, "--portfolio", f"NOPE{unique}")
+        assert clean.returncode == 0, clean.stdout + clean.stderr
+        assert clean.stdout.splitlines()[-1] == (
+            "replay: decisions=4 identical=4 different=0 unreplayable=0")
+        assert tampered.returncode == 1
+        assert tampered.stdout.splitlines()[-1] == (
+            "replay: decisions=4 identical=3 different=1 unreplayable=0")
+        assert "proposed_position: 81.0 -> 80.0" in tampered.stdout
+        assert missing.returncode == 1
+        assert missing.stdout.splitlines()[-1] == (
+            "replay: decisions=4 identical=2 different=1 unreplayable=1")
+        assert "sequence" in missing.stdout and "not on record" in missing.stdout
+        for bad in (inverted, garbled, unknown):
+            assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+        assert "after --to" in inverted.stderr and "ISO 8601" in garbled.stderr
+        assert "unknown portfolio" in unknown.stderr

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from riskgate.contracts.inputs import MarketMetrics, ProposedDecision
-from riskgate.core import MarketData, Proposal, Regime
+from dataclasses import dataclass
+from typing import Any
+
+from riskgate.contracts.inputs import (
+    BlackSwanState,
+    MarketMetrics,
+    PortfolioSnapshot,
+    ProposedDecision,
+    RiskConfigEvent,
+)
+from riskgate.core import EmergencyLevel, MarketData, Proposal, Regime
 
 
 def market(m: MarketMetrics) -> MarketData:
@@ -25,3 +34,38 @@ def proposal(m: ProposedDecision) -> Proposal:
         reference_price=m.reference_price, stop_loss=m.stop_loss, take_profit=m.take_profit,
         horizon=m.horizon, metadata=m.metadata or {},
     )
+
+
+def config_change(m: RiskConfigEvent) -> tuple[int, str, str | None, str | None,
+                                              dict[str, Any] | None, str | None]:
+    """The arguments of ``ConfigBook.apply`` / ``trial`` for one config event."""
+    return (m.version, m.scope.value, m.scope_id, m.profile.value if m.profile else None,
+            m.limits, m.trading_state.value if m.trading_state else None)
+
+
+def emergency(m: BlackSwanState) -> tuple[EmergencyLevel, int, str, float, float]:
+    """(level, version, event id, as_of, gross cut) of an emergency record; its ``rearm`` flag
+    goes to ``next_emergency`` beside it."""
+    cut = m.sop.gross_cut_pct if m.sop is not None else 0.5
+    return EmergencyLevel(m.level.value), m.version, m.event_id, m.as_of.timestamp(), cut
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotFields:
+    """A snapshot as ``store.state.upsert_snapshot`` applies it."""
+
+    portfolio_id: str
+    version: int
+    as_of: float
+    equity: float
+    nav: float
+    pnl_today: float
+    peak_equity: float
+    positions: dict[str, float]
+    reflects: list[str]
+
+
+def snapshot(m: PortfolioSnapshot) -> SnapshotFields:
+    return SnapshotFields(m.portfolio_id, m.version, m.as_of.timestamp(), m.equity, m.nav or m.equity,
+                          m.pnl_today, m.peak_equity, {p.ticker: p.quantity for p in m.positions},
+                          list(m.reflects_action_ids))

@@ -235,9 +235,7 @@ class WorkerService:
 
     async def _on_config(self, key: bytes | None, value: bytes | None) -> None:
         message = decode(RiskConfigEvent, value, max_bytes=self.s.max_message_bytes)
-        change = (message.version, message.scope.value, message.scope_id,
-                  message.profile.value if message.profile else None, message.limits,
-                  message.trading_state.value if message.trading_state else None)
+        change = codec.config_change(message)
         # History first, with the verdict of a trial apply; then the apply itself.
         error = self.world.config.trial(*change)
         await self._store(db.record_config, message.version, message.record_key(), message.scope.value,
@@ -250,22 +248,17 @@ class WorkerService:
         self.world.config.apply(*change)
 
     async def _on_snapshot(self, key: bytes | None, value: bytes | None) -> None:
-        m = decode(PortfolioSnapshot, value, max_bytes=self.s.max_message_bytes)
-        self.world.portfolios.add(m.portfolio_id)
-        await self._store(
-            db.upsert_snapshot, m.portfolio_id, m.version, m.as_of.timestamp(), m.equity,
-            m.nav or m.equity, m.pnl_today, m.peak_equity,
-            {p.ticker: p.quantity for p in m.positions}, list(m.reflects_action_ids), value,
-        )
+        f = codec.snapshot(decode(PortfolioSnapshot, value, max_bytes=self.s.max_message_bytes))
+        self.world.portfolios.add(f.portfolio_id)
+        await self._store(db.upsert_snapshot, f.portfolio_id, f.version, f.as_of, f.equity, f.nav,
+                          f.pnl_today, f.peak_equity, f.positions, f.reflects, value)
 
     async def _on_emergency(self, key: bytes | None, value: bytes | None) -> None:
         m = decode(BlackSwanState, value, max_bytes=self.s.max_message_bytes)
         if m.scope != "global":
             return
-        cut = m.sop.gross_cut_pct if m.sop is not None else 0.5
         before = self.world.emergency
-        proposed = EmergencyState(EmergencyLevel(m.level.value), m.version, m.event_id,
-                                  m.as_of.timestamp(), cut)
+        proposed = EmergencyState(*codec.emergency(m))
         after = next_emergency(before, proposed, m.rearm)
         await self._store(db.record_emergency, m.event_id, m.version, m.level.value,
                           value.decode() if value else "{}")

@@ -1,0 +1,209 @@
+"""Re-decide a portfolio's stored decisions through the worker's own handler and compare.
+
+Read-only and in memory: each portfolio's state is rebuilt from its first recorded event, in
+the order of its sequence numbers (snapshot applies and decisions), and every decision is run
+against the market, config and emergency state its witness names (docs/replay.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from riskgate.build import build_identity
+from riskgate.contracts.decode import decode
+from riskgate.contracts.inputs import (
+    BlackSwanState,
+    MarketMetrics,
+    PortfolioSnapshot,
+    RiskConfigEvent,
+)
+from riskgate.core import LimitsError
+from riskgate.replay.evidence import GlobalHistory, StoredDecision, StoredSnapshot
+from riskgate.settings import Settings
+from riskgate.store.state import PortfolioRow
+from riskgate.worker import codec
+from riskgate.worker.globals import ConfigBook, EmergencyState, GlobalState, next_emergency
+from riskgate.worker.handler import DecisionHandler
+
+_MAX_BYTES = 1 << 30  # stored records were size-checked when they arrived
+
+
+class Unreplayable(Exception):
+    """The evidence for a decision is missing; the message says which record."""
+
+
+@dataclass(slots=True)
+class Difference:
+    field: str
+    stored: Any
+    replayed: Any
+
+
+@dataclass(slots=True)
+class Verdict:
+    decision_id: str
+    portfolio_id: str
+    status: str  # identical | different | unreplayable
+    differences: list[Difference] = field(default_factory=list)
+    reason: str | None = None  # why unreplayable, or the likely cause of a difference
+
+
+class Replayer:
+    """Holds the global histories; replays one portfolio at a time."""
+
+    def __init__(self, settings: Settings, history: GlobalHistory) -> None:
+        self._history = history
+        self._world = GlobalState(
+            snapshot_ttl_s=settings.snapshot_ttl_s, max_decision_age_s=settings.max_decision_age_s,
+            max_snapshot_age_s=settings.max_snapshot_age_s, max_price_age_s=settings.max_price_age_s,
+            max_emergency_age_s=settings.max_emergency_age_s)
+        self._handler = DecisionHandler(settings, self._world)
+        self._configs: dict[int, ConfigBook] = {}
+        self._emergencies: dict[int, EmergencyState] = {}
+        self._build = build_identity()
+
+    def replay(self, portfolio_id: str, snapshots: list[StoredSnapshot],
+               decisions: list[StoredDecision], start: datetime) -> list[Verdict]:
+        """Verdicts for the decisions of the portfolio decided at or after ``start``."""
+        row = PortfolioRow(portfolio_id)
+        events: list[tuple[int, int, Any]] = [(s.seq, 0, s) for s in snapshots]
+        broken = None
+        for d in decisions:
+            if d.seq is None:
+                broken = broken or f"decision {d.decision_id} has no stored witness"
+                continue
+            events.append((d.seq, 1, d))
+        events.sort(key=lambda e: (e[0], e[1]))
+        verdicts, expected = [], 1
+        for seq, kind, event in events:
+            if seq != expected and broken is None:
+                broken = f"portfolio sequence {expected}..{seq - 1} is not on record"
+            expected = seq + 1
+            if kind == 0:
+                _apply_snapshot(row, event)
+                continue
+            in_window = event.legs[0].timestamp >= start
+            if broken is not None:
+                if in_window:
+                    verdicts.append(Verdict(event.decision_id, portfolio_id, "unreplayable",
+                                            reason=broken))
+                continue
+            try:
+                verdict = self._decide(row, event)
+            except Unreplayable as exc:
+                broken = str(exc)
+                verdict = Verdict(event.decision_id, portfolio_id, "unreplayable", reason=broken)
+            if in_window:
+                verdicts.append(verdict)
+        return verdicts
+
+    def _decide(self, row: PortfolioRow, d: StoredDecision) -> Verdict:
+        w = d.witness
+        assert w is not None
+        if d.record is None:
+            raise Unreplayable(f"no stored input record at {d.topic}[{d.partition}]@{d.offset}")
+        self._world.market = {t: self._market(t, v) for t, v in w["market_versions"].items() if v >= 0}
+        self._world.config = self._config(w["config_version"])
+        self._world.emergency = self._emergency(w["emergency_version"])
+        seen = {d.decision_id} if d.processed_at not in (None, (d.partition, d.offset)) else set()
+        row.seq = w["seq"] - 1
+        result = self._handler.handle([self._handler.decode(d.record)], {row.portfolio_id: row},
+                                      seen, w["now"])
+        differences = _compare(d, result)
+        if not differences:
+            return Verdict(d.decision_id, row.portfolio_id, "identical")
+        return Verdict(d.decision_id, row.portfolio_id, "different", differences, self._cause(w))
+
+    def _cause(self, witness: dict[str, Any]) -> str:
+        if witness["build"] != self._build:
+            return f"a different build: decided by {witness['build']}, replayed by {self._build}"
+        return "same build and evidence: the difference is unexplained (report it as a bug)"
+
+    def _market(self, ticker: str, version: int):
+        raw = self._history.market.get((ticker, version))
+        if raw is None:
+            raise Unreplayable(f"market_history has no {ticker} version {version}")
+        return codec.market(decode(MarketMetrics, raw, max_bytes=_MAX_BYTES))
+
+    def _config(self, version: int) -> ConfigBook:
+        book = self._configs.get(version)
+        if book is None:
+            book = ConfigBook()
+            for v, raw in self._history.configs:
+                if v > version:
+                    break
+                change = codec.config_change(decode(RiskConfigEvent, raw, max_bytes=_MAX_BYTES))
+                # Refused live too: the last good config stayed in force.
+                with contextlib.suppress(LimitsError, ValueError):
+                    book.apply(*change)
+            if book.version != version:
+                raise Unreplayable(f"risk_configs has no version {version}")
+            self._configs[version] = book
+        return book
+
+    def _emergency(self, version: int) -> EmergencyState:
+        state = self._emergencies.get(version)
+        if state is None:
+            state = EmergencyState()
+            for v, raw in self._history.emergencies:
+                if v > version:
+                    break
+                m = decode(BlackSwanState, raw, max_bytes=_MAX_BYTES)
+                state = next_emergency(state, EmergencyState(*codec.emergency(m)), m.rearm)
+            if state.version != version:
+                raise Unreplayable(f"emergency_events has no version {version}")
+            self._emergencies[version] = state
+        return state
+
+
+def _apply_snapshot(row: PortfolioRow, snapshot: StoredSnapshot) -> None:
+    """What ``store.state.upsert_snapshot`` did when it applied this version."""
+    body = orjson.loads(snapshot.payload)
+    if "schema_version" in body:
+        f = codec.snapshot(decode(PortfolioSnapshot, snapshot.payload, max_bytes=_MAX_BYTES))
+        fields = (f.as_of, f.equity, f.nav, f.pnl_today, f.peak_equity, f.positions, f.reflects)
+    else:  # written by a direct call: the applied fields themselves
+        fields = (body["as_of"], body["equity"], body["nav"], body["pnl_today"],
+                  body["peak_equity"], body["positions"], body["reflects_action_ids"])
+    as_of, equity, nav, pnl_today, peak, positions, reflects = fields
+    row.snapshot_version, row.snapshot_as_of, row.equity, row.nav = snapshot.version, as_of, equity, nav
+    row.pnl_today, row.peak_equity, row.positions = pnl_today, peak, dict(positions)
+    row.pending = {t: p for t, p in row.pending.items() if p[1] not in set(reflects)}
+    row.seq = snapshot.seq
+
+
+def _compare(d: StoredDecision, result) -> list[Difference]:
+    """Field-by-field differences between the stored legs and the replayed ones."""
+    out: list[Difference] = []
+    replayed = [(a.payload, t) for a, t in _pair(result)]
+    if len(replayed) != len(d.legs):
+        return [Difference("legs", len(d.legs), len(replayed))]
+    for leg, (action, target) in zip(d.legs, replayed, strict=True):
+        out += _diff("", orjson.loads(leg.payload), orjson.loads(action))
+        stored_t = orjson.loads(leg.target) if leg.target else None
+        new_t = orjson.loads(target) if target else None
+        out += _diff("target.", stored_t or {}, new_t or {})
+    return out
+
+
+def _pair(result) -> list[tuple[Any, bytes | None]]:
+    targets = {t.action_id: t.payload for t in result.targets}
+    return [(a, targets.get(a.action_id)) for a in result.actions]
+
+
+def _diff(prefix: str, stored: dict[str, Any], replayed: dict[str, Any]) -> list[Difference]:
+    out = []
+    for key in sorted(set(stored) | set(replayed)):
+        a, b = stored.get(key), replayed.get(key)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict) and not prefix.endswith("details_json."):
+            out += _diff(f"{prefix}{key}.", a, b)
+        else:
+            out.append(Difference(prefix + key, a, b))
+    return out

@@ -1,0 +1,150 @@
+"""Read the stored evidence of a replay window, portfolio by portfolio. Read-only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from riskgate.records import InRecord
+
+
+@dataclass(slots=True)
+class StoredLeg:
+    """One stored action of a decision, and its target (None for a DUPLICATE)."""
+
+    action_id: str
+    strategy_id: str
+    timestamp: datetime
+    payload: bytes
+    target: bytes | None
+
+
+@dataclass(slots=True)
+class StoredDecision:
+    """A decided record: its witness, its raw input and every leg it produced."""
+
+    decision_id: str
+    seq: int | None  # the witness's portfolio sequence; None when no witness was stored
+    witness: dict[str, Any] | None
+    topic: str
+    partition: int
+    offset: int
+    record: InRecord | None = None
+    processed_at: tuple[int, int] | None = None  # where processed_decisions says it was decided
+    legs: list[StoredLeg] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSnapshot:
+    seq: int
+    version: int
+    payload: bytes
+
+
+_ACTIONS = """
+SELECT a.action_id::text, a.decision_id, a.strategy_id, a.timestamp, a.source_topic,
+       a.source_partition, a.source_offset, a.payload, a.witness::text AS witness,
+       t.payload AS target
+  FROM risk_actions a LEFT JOIN target_positions t ON t.action_id = a.action_id
+ WHERE a.portfolio_id = $1 AND a.timestamp <= $2
+ ORDER BY a.source_topic, a.source_partition, a.source_offset, a.seq
+"""
+
+
+async def portfolios_in_window(conn: asyncpg.Connection, start: datetime, end: datetime,
+                               portfolios: Sequence[str], strategies: Sequence[str]) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT portfolio_id FROM risk_actions WHERE timestamp BETWEEN $1 AND $2 "
+        "AND (cardinality($3::text[]) = 0 OR portfolio_id = ANY($3)) "
+        "AND (cardinality($4::text[]) = 0 OR strategy_id = ANY($4)) ORDER BY 1",
+        start, end, list(portfolios), list(strategies))
+    return [r["portfolio_id"] for r in rows]
+
+
+async def known_portfolios(conn: asyncpg.Connection, ids: Sequence[str]) -> set[str]:
+    rows = await conn.fetch("SELECT portfolio_id FROM portfolio_state WHERE portfolio_id = ANY($1)",
+                            list(ids))
+    return {r["portfolio_id"] for r in rows}
+
+
+async def load_portfolio(conn: asyncpg.Connection, portfolio_id: str, end: datetime
+                         ) -> tuple[list[StoredSnapshot], list[StoredDecision]]:
+    """Every snapshot apply and every decision of a portfolio up to ``end``, with their inputs."""
+    decisions: dict[tuple[str, int, int], StoredDecision] = {}
+    for r in await conn.fetch(_ACTIONS, portfolio_id, end):
+        where = (r["source_topic"], r["source_partition"], r["source_offset"])
+        found = decisions.get(where)
+        if found is None:
+            witness = orjson.loads(r["witness"]) if r["witness"] else None
+            found = decisions[where] = StoredDecision(
+                r["decision_id"], witness["seq"] if witness else None, witness, *where)
+        found.legs.append(StoredLeg(r["action_id"], r["strategy_id"], r["timestamp"],
+                                    bytes(r["payload"]), _bytes(r["target"])))
+    await _attach_inputs(conn, list(decisions.values()))
+    snapshots = [StoredSnapshot(r["seq"], r["version"], _bytes(r["payload"]) or b"{}")
+                 for r in await conn.fetch(
+                     "SELECT seq, version, payload::text AS payload FROM snapshot_history "
+                     "WHERE portfolio_id = $1 ORDER BY seq", portfolio_id)]
+    return snapshots, list(decisions.values())
+
+
+async def _attach_inputs(conn: asyncpg.Connection, decisions: list[StoredDecision]) -> None:
+    if not decisions:
+        return
+    rows = await conn.fetch(
+        "SELECT i.source_topic, i.source_partition, i.source_offset, i.key, i.value "
+        "FROM input_records i JOIN unnest($1::text[], $2::int[], $3::bigint[]) AS w(t, p, o) "
+        "ON i.source_topic = w.t AND i.source_partition = w.p AND i.source_offset = w.o",
+        [d.topic for d in decisions], [d.partition for d in decisions],
+        [d.offset for d in decisions])
+    by_place = {(r["source_topic"], r["source_partition"], r["source_offset"]): r for r in rows}
+    processed = {r["decision_id"]: (r["partition"], r["offset"]) for r in await conn.fetch(
+        'SELECT decision_id, partition, "offset" FROM processed_decisions WHERE decision_id = ANY($1)',
+        list({d.decision_id for d in decisions}))}
+    for d in decisions:
+        r = by_place.get((d.topic, d.partition, d.offset))
+        if r is not None:
+            d.record = InRecord(d.topic, d.partition, d.offset, _bytes(r["key"]), _bytes(r["value"]))
+        d.processed_at = processed.get(d.decision_id)
+
+
+@dataclass(slots=True)
+class GlobalHistory:
+    """The config and emergency histories, and the market versions a window needs."""
+
+    configs: list[tuple[int, bytes]]
+    emergencies: list[tuple[int, bytes]]
+    market: dict[tuple[str, int], bytes]
+
+
+async def load_globals(conn: asyncpg.Connection) -> GlobalHistory:
+    configs = [(r["version"], r["payload"].encode()) for r in await conn.fetch(
+        "SELECT version, payload::text AS payload FROM risk_configs ORDER BY version")]
+    emergencies = [(r["version"], r["payload"].encode()) for r in await conn.fetch(
+        "SELECT version, payload::text AS payload FROM emergency_events ORDER BY version, received_at")]
+    return GlobalHistory(configs, emergencies, {})
+
+
+async def load_market(conn: asyncpg.Connection, history: GlobalHistory,
+                      wanted: set[tuple[str, int]]) -> None:
+    """Add the market rows of ``wanted`` (ticker, version) not loaded yet."""
+    missing = sorted(wanted - set(history.market))
+    if not missing:
+        return
+    rows = await conn.fetch(
+        "SELECT m.ticker, m.version, m.payload::text AS payload FROM market_history m "
+        "JOIN unnest($1::text[], $2::bigint[]) AS w(t, v) ON m.ticker = w.t AND m.version = w.v",
+        [t for t, _ in missing], [v for _, v in missing])
+    for r in rows:
+        history.market[(r["ticker"], r["version"])] = r["payload"].encode()
+
+
+def _bytes(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    return value.encode() if isinstance(value, str) else bytes(value)
