@@ -83,7 +83,9 @@ class TestRuntimeConfigEndToEnd:
                                                        created_at=time.time()), 3)
             conn = await asyncpg.connect(s.database_url)
             try:
-                refused = await conn.fetchrow("SELECT accepted, error FROM risk_configs WHERE version=8")
+                refused = await conn.fetchrow(
+                    "SELECT accepted, error FROM risk_configs WHERE version=8 AND source_topic=$1",
+                    s.topics.config)
             finally:
                 await conn.close()
         assert ok["action_type"] == "OK" and ok["config_version"] == -1

@@ -11,6 +11,7 @@ import asyncpg
 import orjson
 
 from riskgate.records import InRecord
+from riskgate.settings import Topics
 
 
 @dataclass(slots=True)
@@ -117,17 +118,21 @@ async def _attach_inputs(conn: asyncpg.Connection, decisions: list[StoredDecisio
 class GlobalHistory:
     """The config and emergency histories, and the market versions a window needs."""
 
+    market_topic: str
     configs: list[tuple[int, bytes]]
     emergencies: list[tuple[int, bytes]]
     market: dict[tuple[str, int], bytes]
 
 
-async def load_globals(conn: asyncpg.Connection) -> GlobalHistory:
+async def load_globals(conn: asyncpg.Connection, topics: Topics) -> GlobalHistory:
+    """This deployment's histories: keyed by its own config, emergency and market topics."""
     configs = [(r["version"], r["payload"].encode()) for r in await conn.fetch(
-        "SELECT version, payload::text AS payload FROM risk_configs ORDER BY version")]
+        "SELECT version, payload::text AS payload FROM risk_configs WHERE source_topic = $1 "
+        "ORDER BY version", topics.config)]
     emergencies = [(r["version"], r["payload"].encode()) for r in await conn.fetch(
-        "SELECT version, payload::text AS payload FROM emergency_events ORDER BY version, received_at")]
-    return GlobalHistory(configs, emergencies, {})
+        "SELECT version, payload::text AS payload FROM emergency_events WHERE source_topic = $1 "
+        "ORDER BY version, received_at", topics.black_swan)]
+    return GlobalHistory(topics.market, configs, emergencies, {})
 
 
 async def load_market(conn: asyncpg.Connection, history: GlobalHistory,
@@ -138,8 +143,9 @@ async def load_market(conn: asyncpg.Connection, history: GlobalHistory,
         return
     rows = await conn.fetch(
         "SELECT m.ticker, m.version, m.payload::text AS payload FROM market_history m "
-        "JOIN unnest($1::text[], $2::bigint[]) AS w(t, v) ON m.ticker = w.t AND m.version = w.v",
-        [t for t, _ in missing], [v for _, v in missing])
+        "JOIN unnest($1::text[], $2::bigint[]) AS w(t, v) ON m.ticker = w.t AND m.version = w.v "
+        "WHERE m.source_topic = $3", [t for t, _ in missing], [v for _, v in missing],
+        history.market_topic)
     for r in rows:
         history.market[(r["ticker"], r["version"])] = r["payload"].encode()
 

@@ -49,7 +49,7 @@ async def replay_window(conn: asyncpg.Connection, settings: Settings, start: dat
         if not ids:
             raise ReplayInputError(f"no stored decision between {start.isoformat()} and "
                                    f"{end.isoformat()} for the given filters")
-        history = await evidence.load_globals(conn)
+        history = await evidence.load_globals(conn, settings.topics)
         replayer = Replayer(settings, history)
         report = ReplayReport()
         for portfolio_id in ids:

@@ -10,11 +10,12 @@ from typing import Any
 import asyncpg
 
 
-async def record_market(conn: asyncpg.Connection, ticker: str, version: int, payload: bytes) -> None:
+async def record_market(conn: asyncpg.Connection, topic: str, ticker: str, version: int,
+                        payload: bytes) -> None:
     """Append a market record to the history before it is applied (a re-read adds nothing)."""
     await conn.execute(
-        "INSERT INTO market_history (ticker, version, payload) VALUES ($1, $2, $3) "
-        "ON CONFLICT DO NOTHING", ticker, version, payload)
+        "INSERT INTO market_history (source_topic, ticker, version, payload) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT DO NOTHING", topic, ticker, version, payload)
 
 
 async def write_inputs(conn: asyncpg.Connection, records: Sequence[Any], received_at: Any) -> None:

@@ -292,20 +292,20 @@ async def upsert_snapshot(
         return True
 
 
-async def record_config(conn: asyncpg.Connection, version: int, key: str, scope: str,
+async def record_config(conn: asyncpg.Connection, topic: str, version: int, key: str, scope: str,
                         scope_id: str | None, accepted: bool, error: str | None, payload: str) -> None:
     """Append a config event to the history (append-only; a re-read is a no-op)."""
     await conn.execute(
-        "INSERT INTO risk_configs (version, key, scope, scope_id, accepted, error, payload) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT (version) DO NOTHING",
-        version, key, scope, scope_id, accepted, error, payload,
+        "INSERT INTO risk_configs (source_topic, version, key, scope, scope_id, accepted, error, "
+        "payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb) ON CONFLICT DO NOTHING",
+        topic, version, key, scope, scope_id, accepted, error, payload,
     )
 
 
-async def record_emergency(conn: asyncpg.Connection, event_id: str, version: int, level: str,
-                           payload: str) -> None:
+async def record_emergency(conn: asyncpg.Connection, topic: str, event_id: str, version: int,
+                           level: str, payload: str) -> None:
     await conn.execute(
-        "INSERT INTO emergency_events (event_id, version, level, payload) VALUES ($1, $2, $3, $4::jsonb) "
-        "ON CONFLICT DO NOTHING",
-        event_id, version, level, payload,
+        "INSERT INTO emergency_events (source_topic, event_id, version, level, payload) "
+        "VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING",
+        topic, event_id, version, level, payload,
     )

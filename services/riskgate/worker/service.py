@@ -230,7 +230,7 @@ class WorkerService:
         if known is not None and known.version >= data.version:
             return
         # History first: a version is used only once it is on record (docs/replay.md).
-        await self._store(history.record_market, data.ticker, data.version, value)
+        await self._store(history.record_market, self.s.topics.market, data.ticker, data.version, value)
         self.world.apply_market(data)
 
     async def _on_config(self, key: bytes | None, value: bytes | None) -> None:
@@ -238,7 +238,7 @@ class WorkerService:
         change = codec.config_change(message)
         # History first, with the verdict of a trial apply; then the apply itself.
         error = self.world.config.trial(*change)
-        await self._store(db.record_config, message.version, message.record_key(), message.scope.value,
+        await self._store(db.record_config, self.s.topics.config, message.version, message.record_key(), message.scope.value,
                           message.scope_id, error is None, error, value.decode() if value else "{}")
         if error is not None:
             metrics.CONFIG_REFUSED.inc()
@@ -260,7 +260,7 @@ class WorkerService:
         before = self.world.emergency
         proposed = EmergencyState(*codec.emergency(m))
         after = next_emergency(before, proposed, m.rearm)
-        await self._store(db.record_emergency, m.event_id, m.version, m.level.value,
+        await self._store(db.record_emergency, self.s.topics.black_swan, m.event_id, m.version, m.level.value,
                           value.decode() if value else "{}")
         self.world.emergency = after
         if after.level is EmergencyLevel.EMERGENCY and after.event_id != before.event_id:
