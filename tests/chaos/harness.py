@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -72,12 +73,16 @@ def chaos_settings(base: Settings, run: str, partitions: int) -> Settings:
     })
 
 
+# Long TTL and staleness bounds, so only the recorded inputs decide; replay uses the same.
+CHAOS_DECISION_SETTINGS = {"snapshot_ttl_s": 86400.0, "max_snapshot_age_s": 86400.0,
+                           "max_price_age_s": 86400.0, "max_decision_age_s": 120.0}
+
+
 def chaos_worker_env(s: Settings) -> dict[str, str]:
-    """A chaos worker: long TTL and staleness bounds, so only the recorded inputs decide."""
+    """A chaos worker, with the chaos decision settings."""
+    ages = {f"RISKGATE_{k.upper()}": str(v) for k, v in CHAOS_DECISION_SETTINGS.items()}
     return worker_env(
-        s, RISKGATE_HTTP_PORT=str(_free_port()), RISKGATE_SNAPSHOT_TTL_S="86400",
-        RISKGATE_MAX_SNAPSHOT_AGE_S="86400", RISKGATE_MAX_PRICE_AGE_S="86400",
-        RISKGATE_MAX_DECISION_AGE_S="120", RISKGATE_LOG_LEVEL="INFO",
+        s, RISKGATE_HTTP_PORT=str(_free_port()), **ages, RISKGATE_LOG_LEVEL="INFO",
         PYTHONPATH=str(ROOT / "services"))
 
 
@@ -310,6 +315,7 @@ async def run_chaos(plan: ChaosPlan, base: Settings | None = None) -> tuple[str,
     counters = Counters()
     duration = plan.decisions / plan.rate_per_s + 20
     t0 = time.monotonic()
+    wall_start = datetime.now(UTC) - timedelta(seconds=60)
     await asyncio.gather(produce_decisions(s, plan, expected, run),
                          chaos_monkey(workers, plan, counters, duration))
     processed = await wait_drained(s, expected, deadline_s=300)
@@ -319,14 +325,35 @@ async def run_chaos(plan: ChaosPlan, base: Settings | None = None) -> tuple[str,
     actions = await collect(s, s.topics.actions, n_actions, deadline_s=120, settle_s=5)
     targets = await collect(s, s.topics.targets, n_targets, deadline_s=120, settle_s=5)
     report = await verify(s, expected, actions, targets)
+    report.update(await replay_check(s, expected.portfolio_ids, wall_start))
     report.update(kills=counters.kills, broker_restarts=counters.broker_restarts,
                   pg_restarts=counters.pg_restarts, processed=processed, exit_codes=codes,
                   seconds=round(time.monotonic() - t0, 1), events=counters.log, logs=str(log_dir))
     line = (f"chaos: decisions={report['decisions']} actions={report['actions']} "
             f"targets={report['targets']} duplicates={report['duplicates']} lost={report['lost']} "
             f"mismatches={report['mismatches']} kills={counters.kills} "
-            f"broker_restarts={counters.broker_restarts} pg_restarts={counters.pg_restarts}")
+            f"broker_restarts={counters.broker_restarts} pg_restarts={counters.pg_restarts}\n"
+            f"{report['replay']}")
     return line, report
+
+
+async def replay_check(s: Settings, portfolio_ids: list[str], start: datetime) -> dict:
+    """Replay the whole chaos window from the stored evidence, with the workers' settings."""
+    from riskgate.replay.run import replay_window
+
+    conn = await asyncpg.connect(s.database_url)
+    try:
+        result = await replay_window(conn, s.model_copy(update=CHAOS_DECISION_SETTINGS), start,
+                                     datetime.now(UTC) + timedelta(seconds=60), portfolio_ids)
+    finally:
+        await conn.close()
+    counts = result.counts
+    odd = [v for v in result.verdicts if v.status != "identical"][:10]
+    return {"replay": result.summary(), "replay_decisions": len(result.verdicts),
+            "replay_different": counts["different"], "replay_unreplayable": counts["unreplayable"],
+            "replay_problems": [(v.decision_id, v.status, v.reason,
+                                 [(d.field, d.stored, d.replayed) for d in v.differences[:3]])
+                                for v in odd]}
 
 
 def main() -> None:
