@@ -39,12 +39,13 @@ def bad_records(unique: str, p: str, now: float) -> dict[str, bytes | None]:
         "UNSUPPORTED_VERSION": variant(schema_version="2.0"),
         "OVERSIZE": variant(metadata={"blob": "x" * 70_000}),
         "NOT_OBJECT": b"[1, 2, 3]",
+        "SCHEMA_INVALID:nul": variant(strategy_id="momo\x00x"),
     }
 
 
 class TestDeadLetters:
     async def test_every_kind_of_bad_input_lands_in_the_dlq_and_valid_ones_flow(self, test_settings, unique):
-        """Twelve kinds of bad record each land in the DLQ with their code; every valid one is decided."""
+        """Thirteen kinds of bad record each land in the DLQ with their code; every valid one is decided."""
         s, now = test_settings, time.time()
         p = f"P{unique}"
         bad = bad_records(unique, p, now)

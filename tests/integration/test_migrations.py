@@ -38,15 +38,15 @@ class TestMigrations:
                 "risk_actions_type_time_idx", "target_positions_decision_idx"} <= indexes
 
 
-def old_envelope(value: bytes) -> bytes:
-    """A dead-letter envelope as written before migration 004 (the whole value inside)."""
+def old_envelope(value: bytes, key: bytes = b"pf-1") -> bytes:
+    """A dead-letter envelope as written before migration 004 (the whole key and value inside)."""
     import base64
     import json
 
     return json.dumps({
         "schema_version": "1.0", "error_code": "OVERSIZE", "error": "too big",
         "source_topic": "decisions.proposed", "partition": 0, "offset": len(value),
-        "key_b64": "cGYtMQ==", "value_b64": base64.b64encode(value).decode(),
+        "key_b64": base64.b64encode(key).decode(), "value_b64": base64.b64encode(value).decode(),
         "received_at": "2026-11-30T10:00:00Z",
     }).encode()
 
@@ -54,8 +54,9 @@ def old_envelope(value: bytes) -> bytes:
 class TestDeadLetterMigration:
     async def test_stored_envelopes_gain_full_bytes_and_oversize_ones_are_cut(
             self, infra, unique, monkeypatch):
-        """Migration 004 keeps every old value in full beside the envelope, and cuts an envelope
-        over 96 KiB to one that fits any accepted DLQ topic and still validates."""
+        """Migrations 004 and 007 keep every old value in full beside the envelope, cut an envelope
+        over 96 KiB, and a key over 1024 bytes, so that it fits any accepted DLQ topic and still
+        validates."""
         import base64
         import hashlib
         import json
@@ -80,6 +81,12 @@ class TestDeadLetterMigration:
                     "error_code, error, received_at, key, payload) "
                     "VALUES ('decisions.proposed', 0, $1, 'OVERSIZE', 'too big', now(), 'pf-1', $2)",
                     len(value), old_envelope(value))
+            long_key, tiny = b"k" * 5000, b"{}"
+            await conn.execute(
+                "INSERT INTO dead_letters (source_topic, source_partition, source_offset, "
+                "error_code, error, received_at, key, payload) "
+                "VALUES ('decisions.proposed', 0, $1, 'OVERSIZE', 'too big', now(), $2, $3)",
+                len(tiny), long_key, old_envelope(tiny, long_key))
             monkeypatch.undo()
             applied = await migrate(conn)
             rows = {r["source_offset"]: r for r in await conn.fetch("SELECT * FROM dead_letters")}
@@ -102,3 +109,6 @@ class TestDeadLetterMigration:
             kept = base64.b64decode(envelope["value_b64"])
             assert kept == (value[:65536] if truncated else value)
         assert len(rows[len(huge)]["payload"]) < 128 * 1024
+        cut_key = json.loads(rows[len(b"{}")]["payload"])
+        validator.validate(cut_key)
+        assert base64.b64decode(cut_key["key_b64"]) == b"k" * 1024 and cut_key["key_truncated"] is True

@@ -4,6 +4,7 @@ Checks run in this order, and the first that fails names the code:
 
 1. no value or an empty one: ``EMPTY``;
 2. more than ``max_bytes``: ``OVERSIZE``, before any byte is decoded;
+   a NUL character (``\\u0000``) in any string: ``SCHEMA_INVALID`` (it cannot be stored);
 3. one pass of pydantic's JSON parser and validator over the bytes. Its errors are classified:
    invalid UTF-8 ``NOT_UTF8``, invalid JSON ``NOT_JSON``, not an object ``NOT_OBJECT``; any
    problem with ``schema_version`` (missing, malformed, or a major other than ``SCHEMA_MAJOR``)
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -38,6 +40,9 @@ _NOT_OBJECT_TYPES = frozenset({"model_type", "model_attributes_type", "dict_type
 _FORCED_MARKER = b'"FORCED_DERISK"'
 _KIND_MESSAGE = "Input should be 'PROPOSAL' or 'FORCED_DERISK'"
 _KIND_ACCEPTED = object()
+# A \u0000 escape, not an escaped backslash followed by "u0000". PostgreSQL's text and jsonb
+# cannot hold NUL, so such a record could never be stored and would stall its partition.
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def decode(model: type[M], value: bytes | None, *, max_bytes: int) -> M:
@@ -84,6 +89,11 @@ def _checked_size(value: bytes | None, max_bytes: int) -> bytes:
     if len(value) > max_bytes:
         raise PoisonMessage(
             ErrorCode.OVERSIZE, f"{len(value)} bytes is over the limit of {max_bytes} bytes"
+        )
+    if b"u0000" in value and _NUL_ESCAPE.search(value):  # the substring test costs ~20 ns
+        raise PoisonMessage(
+            ErrorCode.SCHEMA_INVALID,
+            "a string contains a NUL character (\\u0000), which riskgate cannot store",
         )
     return value
 

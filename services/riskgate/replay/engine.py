@@ -107,6 +107,8 @@ class Replayer:
         assert w is not None
         if d.record is None:
             raise Unreplayable(f"no stored input record at {d.topic}[{d.partition}]@{d.offset}")
+        if "error" in w:
+            raise Unreplayable(f"the witness of {d.decision_id} could not be built: {w['error']}")
         self._world.market = {t: self._market(t, v) for t, v in w["market_versions"].items() if v >= 0}
         self._world.config = self._config(w["config_version"])
         self._world.emergency = self._emergency(w["emergency_version"])

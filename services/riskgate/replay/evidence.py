@@ -49,7 +49,7 @@ class StoredSnapshot:
 
 _ACTIONS = """
 SELECT a.action_id::text, a.decision_id, a.strategy_id, a.timestamp, a.source_topic,
-       a.source_partition, a.source_offset, a.payload, a.witness::text AS witness,
+       a.source_partition, a.source_offset, a.payload, a.witness,
        t.payload AS target
   FROM risk_actions a LEFT JOIN target_positions t ON t.action_id = a.action_id
  WHERE a.portfolio_id = $1 AND a.timestamp <= $2
@@ -89,7 +89,7 @@ async def load_portfolio(conn: asyncpg.Connection, portfolio_id: str, end: datet
     await _attach_inputs(conn, list(decisions.values()))
     snapshots = [StoredSnapshot(r["seq"], r["version"], _bytes(r["payload"]) or b"{}")
                  for r in await conn.fetch(
-                     "SELECT seq, version, payload::text AS payload FROM snapshot_history "
+                     "SELECT seq, version, payload FROM snapshot_history "
                      "WHERE portfolio_id = $1 ORDER BY seq", portfolio_id)]
     return snapshots, list(decisions.values())
 
@@ -126,11 +126,11 @@ class GlobalHistory:
 
 async def load_globals(conn: asyncpg.Connection, topics: Topics) -> GlobalHistory:
     """This deployment's histories: keyed by its own config, emergency and market topics."""
-    configs = [(r["version"], r["payload"].encode()) for r in await conn.fetch(
-        "SELECT version, payload::text AS payload FROM risk_configs WHERE source_topic = $1 "
+    configs = [(r["version"], bytes(r["payload"])) for r in await conn.fetch(
+        "SELECT version, payload FROM risk_configs WHERE source_topic = $1 "
         "ORDER BY version", topics.config)]
-    emergencies = [(r["version"], r["payload"].encode()) for r in await conn.fetch(
-        "SELECT version, payload::text AS payload FROM emergency_events WHERE source_topic = $1 "
+    emergencies = [(r["version"], bytes(r["payload"])) for r in await conn.fetch(
+        "SELECT version, payload FROM emergency_events WHERE source_topic = $1 "
         "ORDER BY version, received_at", topics.black_swan)]
     return GlobalHistory(topics.market, configs, emergencies, {})
 
@@ -142,12 +142,12 @@ async def load_market(conn: asyncpg.Connection, history: GlobalHistory,
     if not missing:
         return
     rows = await conn.fetch(
-        "SELECT m.ticker, m.version, m.payload::text AS payload FROM market_history m "
+        "SELECT m.ticker, m.version, m.payload FROM market_history m "
         "JOIN unnest($1::text[], $2::bigint[]) AS w(t, v) ON m.ticker = w.t AND m.version = w.v "
         "WHERE m.source_topic = $3", [t for t, _ in missing], [v for _, v in missing],
         history.market_topic)
     for r in rows:
-        history.market[(r["ticker"], r["version"])] = r["payload"].encode()
+        history.market[(r["ticker"], r["version"])] = bytes(r["payload"])
 
 
 def _bytes(value: Any) -> bytes | None:

@@ -55,7 +55,7 @@ async def replay_window(conn: asyncpg.Connection, settings: Settings, start: dat
         for portfolio_id in ids:
             snapshots, decisions = await evidence.load_portfolio(conn, portfolio_id, end)
             wanted = {(t, v) for d in decisions if d.witness
-                      for t, v in d.witness["market_versions"].items() if v >= 0}
+                      for t, v in d.witness.get("market_versions", {}).items() if v >= 0}
             await evidence.load_market(conn, history, wanted)
             verdicts = replayer.replay(portfolio_id, snapshots, decisions, start)
             if strategies:

@@ -293,19 +293,19 @@ async def upsert_snapshot(
 
 
 async def record_config(conn: asyncpg.Connection, topic: str, version: int, key: str, scope: str,
-                        scope_id: str | None, accepted: bool, error: str | None, payload: str) -> None:
+                        scope_id: str | None, accepted: bool, error: str | None, payload: bytes) -> None:
     """Append a config event to the history (append-only; a re-read is a no-op)."""
     await conn.execute(
         "INSERT INTO risk_configs (source_topic, version, key, scope, scope_id, accepted, error, "
-        "payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb) ON CONFLICT DO NOTHING",
+        "payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
         topic, version, key, scope, scope_id, accepted, error, payload,
     )
 
 
 async def record_emergency(conn: asyncpg.Connection, topic: str, event_id: str, version: int,
-                           level: str, payload: str) -> None:
+                           level: str, payload: bytes) -> None:
     await conn.execute(
         "INSERT INTO emergency_events (source_topic, event_id, version, level, payload) "
-        "VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING",
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
         topic, event_id, version, level, payload,
     )

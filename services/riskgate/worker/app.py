@@ -28,7 +28,7 @@ from riskgate.records import InRecord
 from riskgate.settings import Settings
 from riskgate.worker.batch import BatchCommitter
 from riskgate.worker.lifecycle import Backoff
-from riskgate.worker.publisher import PartitionPublisher, transactional_id
+from riskgate.worker.publisher import PartitionPublisher, refusal, transactional_id
 
 log = structlog.get_logger("riskgate.worker")
 
@@ -223,10 +223,17 @@ class DecisionLoop:
         """Back off exponentially per partition; halt once the failure outlasts the bound."""
         metrics.PUBLISH_FAILURES.labels("retryable").inc()
         metrics.RETRIES.labels("publish").inc()
-        now = asyncio.get_running_loop().time()
-        since = self._failing_since.setdefault(tp, now)
+        clock = asyncio.get_running_loop().time
+        since = self._failing_since.setdefault(tp, clock())
         metrics.PARTITION_STUCK.labels(str(tp.partition)).set(1)
+        blocked_from = clock()
         await self._resync(tp)
+        if tp in self._halted:
+            return
+        # Time spent waiting for the broker to come back is an outage, not a failing publish:
+        # only failed attempts count towards publish_halt_after_s.
+        since = self._failing_since[tp] = since + (clock() - blocked_from)
+        now = clock()
         if now - since >= self._s.publish_halt_after_s:
             await self._halt(tp, f"publishing has failed for {now - since:.0f} s "
                                  f"(publish_halt_after_s={self._s.publish_halt_after_s:g}); "
@@ -259,10 +266,15 @@ class DecisionLoop:
             await self._store_halts()
 
     async def _store_halts(self) -> None:
-        for tp, reason in list(self._unstored_halts.items()):
+        # Several partitions can halt in one poll round, each storing every unstored halt.
+        for tp in list(self._unstored_halts):
+            reason = self._unstored_halts.get(tp)
+            if reason is None:
+                continue
             try:
                 await self._committer.halt(tp.topic, tp.partition, reason)
-                del self._unstored_halts[tp]
+                if self._unstored_halts.get(tp) == reason:
+                    del self._unstored_halts[tp]
             except RetryableStateError as exc:  # kept, and stored on the next check
                 log.warning("halt_not_stored", partition=tp.partition, error=str(exc))
 
@@ -290,7 +302,7 @@ class DecisionLoop:
             metrics.PARTITION_HALTED.labels(str(tp.partition)).set(0)
             metrics.HALTED_PARTITIONS.set(len(self._halted))
             await self._resync(tp)
-            if self._consumer is not None and tp in self._publishers:
+            if self._consumer is not None and tp in self._publishers and tp not in self._halted:
                 self._consumer.resume(tp)
 
     async def _drop_fenced(self, tp: TopicPartition, reason: str) -> None:
@@ -343,6 +355,11 @@ class DecisionLoop:
                 await self._seek_committed(tp)
                 return
             except Exception as exc:  # noqa: BLE001 - the broker may be down: keep trying
+                refused = refusal(exc)
+                if refused is not None:  # e.g. not authorised for the transactional id
+                    await self._halt(tp, f"{publisher.txn_id}: the broker refuses the producer: "
+                                         f"{type(refused).__name__}: {refused}", store=True)
+                    return
                 wait = delay.next()
                 log.warning("resync_failed", partition=tp.partition, error=str(exc), delay_s=wait)
                 await asyncio.sleep(wait)

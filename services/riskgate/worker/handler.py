@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 
+import orjson
 import structlog
 from aiokafka.partitioner import murmur2
 
@@ -138,8 +139,13 @@ class DecisionHandler:
         sees, before it runs."""
         row.seq += 1
         row.dirty = True
-        env = ctx.env(message.portfolio_id, message.strategy_id)
-        return witnesses.witness(row, getattr(message, "ticker", None), env, message.strategy_id)
+        try:
+            env = ctx.env(message.portfolio_id, message.strategy_id)
+            return witnesses.witness(row, getattr(message, "ticker", None), env, message.strategy_id)
+        except Exception as exc:  # noqa: BLE001 - a bug here must not stop the batch: say so
+            log.exception("witness_failed", decision_id=message.decision_id)
+            return orjson.dumps({"seq": row.seq, "now": ctx.now,
+                                 "error": f"{type(exc).__name__}: {exc}"})
 
     def _decide(self, message, record: InRecord, ctx: out.BatchContext) -> list[out.Leg]:
         try:

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
     ClusterAuthorizationFailedError,
-    CorruptRecordException,
     GroupAuthorizationFailedError,
     InvalidProducerEpoch,
     InvalidTopicError,
@@ -102,10 +101,10 @@ class PartitionPublisher:
         except Exception as exc:  # noqa: BLE001 - any failure leaves the outcome unknown
             if _was_fenced(producer, exc):
                 raise PublisherFenced(f"{self.txn_id}: fenced by a newer owner: {exc}") from exc
-            refusal = _refusal(exc)
-            if refusal is not None:
+            refused = refusal(exc)
+            if refused is not None:
                 raise PublishRefused(f"{self.txn_id}: the broker refuses the batch: "
-                                     f"{type(refusal).__name__}: {refusal}") from exc
+                                     f"{type(refused).__name__}: {refused}") from exc
             # KafkaError and timeouts, but also aiokafka's state assertions after a fenced or
             # half-finished transaction: all mean "restart the producer and re-seek".
             raise RetryablePublishError(f"{self.txn_id}: {type(exc).__name__}: {exc}") from exc
@@ -135,15 +134,16 @@ def _was_fenced(producer: AIOKafkaProducer, exc: BaseException) -> bool:
 _FENCED = (ProducerFenced, InvalidProducerEpoch)
 
 # Errors a retry of the same records cannot change: the records or the permissions must.
+# (A corrupt record is left out: a request damaged in transit is retried, as Kafka's clients do.)
 _NOT_RETRIABLE = (
-    MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError, CorruptRecordException,
+    MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError,
     InvalidTopicError, UnsupportedForMessageFormatError, TopicAuthorizationFailedError,
     GroupAuthorizationFailedError, ClusterAuthorizationFailedError,
     TransactionalIdAuthorizationFailed,
 )
 
 
-def _refusal(exc: BaseException) -> BaseException | None:
+def refusal(exc: BaseException) -> BaseException | None:
     """The non-retriable Kafka error behind ``exc``, following its causes, if there is one."""
     seen: set[int] = set()
     current: BaseException | None = exc

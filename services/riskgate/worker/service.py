@@ -239,7 +239,7 @@ class WorkerService:
         # History first, with the verdict of a trial apply; then the apply itself.
         error = self.world.config.trial(*change)
         await self._store(db.record_config, self.s.topics.config, message.version, message.record_key(), message.scope.value,
-                          message.scope_id, error is None, error, value.decode() if value else "{}")
+                          message.scope_id, error is None, error, value or b"{}")
         if error is not None:
             metrics.CONFIG_REFUSED.inc()
             log.error("config_refused", version=message.version, error=error,
@@ -261,7 +261,7 @@ class WorkerService:
         proposed = EmergencyState(*codec.emergency(m))
         after = next_emergency(before, proposed, m.rearm)
         await self._store(db.record_emergency, self.s.topics.black_swan, m.event_id, m.version, m.level.value,
-                          value.decode() if value else "{}")
+                          value or b"{}")
         self.world.emergency = after
         if after.level is EmergencyLevel.EMERGENCY and after.event_id != before.event_id:
             await self._derisk(self._owned_partitions())

@@ -153,6 +153,21 @@ class TestDecodeProposedRefuses:
         """Empty, non-UTF-8, non-JSON and non-object records each get their own code."""
         assert refusal(value).code == code
 
+    @pytest.mark.parametrize("field", ["strategy_id", "ticker", "metadata"])
+    def test_nul_character_anywhere_is_schema_invalid(self, field: str) -> None:
+        """A NUL character in any string (PostgreSQL cannot store it) is refused, not decided."""
+        value = {"note": "a\x00b"} if field == "metadata" else "a\x00b"
+
+        refused = refusal(proposal(**{field: value}))
+
+        assert refused.code == ErrorCode.SCHEMA_INVALID and "NUL" in refused.reason
+
+    def test_escaped_backslash_before_u0000_is_text(self) -> None:
+        """The six characters \\u0000 written as text (an escaped backslash) are accepted."""
+        accepted = decode_proposed(proposal(metadata={"note": "\\u0000"}), max_bytes=MAX)
+
+        assert accepted.metadata == {"note": "\\u0000"}
+
     def test_number_sent_as_string_is_schema_invalid(self) -> None:
         """A quantity sent as a string is refused, and the reason names the field and the type."""
         refused = refusal(proposal(target_quantity="150"))
