@@ -102,16 +102,30 @@ class TestDecodeProperties:
     def test_mutated_messages_are_decoded_or_refused_consistently(
         self, name: str, field: str, replacement: Any
     ) -> None:
-        """A valid message with one field replaced is either a model or refused with a code, and
-        any NaN or infinity with a supported version is always NON_FINITE."""
+        """A valid message with one field replaced is either a model or refused with a code; a NUL
+        character anywhere is SCHEMA_INVALID, else any NaN or infinity with a supported version is
+        always NON_FINITE."""
         body = dict(EXAMPLES[name], **{field: replacement})
 
         result = outcome(json.dumps(body, allow_nan=True).encode())
 
-        if has_non_finite(body) and body["schema_version"] == "1.0":
+        if has_nul(body):  # refused before decoding: PostgreSQL cannot store it
+            assert isinstance(result, PoisonMessage) and result.code == ErrorCode.SCHEMA_INVALID
+        elif has_non_finite(body) and body["schema_version"] == "1.0":
             assert isinstance(result, PoisonMessage) and result.code == ErrorCode.NON_FINITE
         if not isinstance(result, PoisonMessage):
             assert isinstance(result, ProposedDecision | ForcedDeriskCommand)
+
+
+def has_nul(value: Any) -> bool:
+    """Whether a NUL character is in any string or key of ``value``."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(has_nul(v) for v in value)
+    return False
 
 
 ids = st.text(
