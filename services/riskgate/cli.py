@@ -24,12 +24,17 @@ app.command("replay")(replay)
 @app.command()
 def worker() -> None:
     """Run one worker of the consumer group until SIGTERM."""
+    from riskgate.kafka.limits import OutputLimitTooSmall
     from riskgate.logging import configure
     from riskgate.worker.service import WorkerService
 
     settings = Settings()
     configure(settings.log_level)
-    asyncio.run(WorkerService(settings).run())
+    try:
+        asyncio.run(WorkerService(settings).run())
+    except OutputLimitTooSmall as exc:  # a setting to fix, not a crash
+        typer.echo(f"riskgate worker: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @topics_app.command("create")

@@ -38,6 +38,8 @@ def replay(
         "--strategy", help="Only these strategies.")] = None,
     report: Annotated[Path | None, typer.Option(
         "--report", help="Write every difference as NDJSON.")] = None,
+    verify_topics: Annotated[bool, typer.Option(
+        "--verify-topics", help="Also check every stored output is on its topic exactly once.")] = False,
 ) -> None:
     """Re-decide every stored decision in the window from its witness and compare, read-only.
 
@@ -54,22 +56,38 @@ def replay(
     async def run():
         conn = await connect_postgres(settings)
         try:
-            return await replay_window(conn, settings, t1, t2, portfolio or (), strategy or ())
+            result = await replay_window(conn, settings, t1, t2, portfolio or (), strategy or ())
+            checks = {}
+            if verify_topics:
+                from riskgate.replay.verify import verify_topics as verify
+
+                checks = await verify(conn, settings, t1, t2, result.portfolios)
+            return result, checks
         finally:
             await conn.close()
 
     try:
-        result = asyncio.run(run())
+        result, checks = asyncio.run(run())
     except ReplayInputError as exc:
         _fail(str(exc))
     except Exception as exc:
-        line = failure_line("replay", Endpoint.postgres(settings), exc)
+        from aiokafka.errors import KafkaError
+
+        endpoint = Endpoint.kafka(settings) if isinstance(exc, KafkaError) else Endpoint.postgres(settings)
+        line = failure_line("replay", endpoint, exc)
         if line is None:
             raise
         print(line, file=sys.stderr, flush=True)
         raise SystemExit(EXIT_INFRA) from None
     _print(result, report)
-    raise typer.Exit(0 if result.clean else EXIT_DIFFERENT)
+    for topic, check in checks.items():
+        for label, ids in (("missing", check.missing), ("extra", check.extra),
+                           ("differing", check.differing)):
+            for action_id in ids[:10]:
+                typer.echo(f"{label:<13} {topic} action_id={action_id}")
+        typer.echo(check.line(topic))
+    clean = result.clean and all(c.clean for c in checks.values())
+    raise typer.Exit(0 if clean else EXIT_DIFFERENT)
 
 
 def _print(result, report: Path | None) -> None:

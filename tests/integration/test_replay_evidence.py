@@ -17,6 +17,19 @@ from tests.support.kafka import collect, produce, running_worker, topics
 pytestmark = pytest.mark.integration
 
 
+def replay_settings_digest(s) -> str:
+    """The digest replay computes from its own settings (riskgate.replay.engine)."""
+    from riskgate.build import digest
+    from riskgate.core import Environment
+    from riskgate.worker.globals import GlobalState
+    from riskgate.worker.witness import settings_in_force
+
+    world = GlobalState(snapshot_ttl_s=s.snapshot_ttl_s, max_decision_age_s=s.max_decision_age_s,
+                        max_snapshot_age_s=s.max_snapshot_age_s, max_price_age_s=s.max_price_age_s,
+                        max_emergency_age_s=s.max_emergency_age_s)
+    return digest(settings_in_force(world, Environment(now=0.0)))
+
+
 async def fetch(s, sql: str, *args):
     conn = await asyncpg.connect(s.database_url)
     try:
@@ -86,7 +99,7 @@ class TestReplayEvidence:
         assert isinstance(w3["now"], float)
         assert abs(w[d3["decision_id"]][1].timestamp() - w3["now"]) < 1e-5
         assert w1["build"] == build_identity() and len(w1["build"]["core"]) == 16
-        assert w1["settings_digest"] == w3["settings_digest"]
+        assert w1["settings_digest"] == w3["settings_digest"] == replay_settings_digest(s)
         assert w1["limits_digest"] and w1["config_version"] == -1 and w1["emergency_version"] == -1
 
 
@@ -115,7 +128,8 @@ class TestReplay:
             self, test_settings, unique):
         """Replaying a live window finds every decision identical; an action altered in place is
         a difference naming the field; a deleted snapshot version makes later decisions
-        unreplayable; bad arguments exit 2 with one line."""
+        unreplayable; --verify-topics finds every stored output on its topic once, and the altered
+        one differing; bad arguments exit 2 with one line."""
         s, now = test_settings, time.time()
         p, tk = f"P{unique}", f"Y{unique[:6]}".upper()
         start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 5))
@@ -134,23 +148,33 @@ class TestReplay:
                 await wait_for_row(s, "SELECT 1 FROM snapshot_history WHERE portfolio_id=$1 AND version=2", p)
                 await produce(s, s.topics.proposed, [(p.encode(), b.dumps(ds[2]))])
                 await collect(s, s.topics.actions, 4)
-        end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 5))
-        clean = replay_cli(s, "--from", start, "--to", end, "--portfolio", p)
-        await execute(s, "UPDATE risk_actions SET payload = convert_to(replace(convert_from(payload, "
-                         "'UTF8'), '\"proposed_position\":80.0', '\"proposed_position\":81.0'), 'UTF8') "
-                         "WHERE decision_id=$1", ds[1]["decision_id"])
-        tampered = replay_cli(s, "--from", start, "--to", end, "--portfolio", p)
-        await execute(s, "DELETE FROM snapshot_history WHERE portfolio_id=$1 AND version=2", p)
-        missing = replay_cli(s, "--from", start, "--to", end, "--portfolio", p)
+            end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 5))
+            window = ("--from", start, "--to", end, "--portfolio", p)
+            clean = await asyncio.to_thread(replay_cli, s, *window, "--verify-topics")
+            await execute(s, "UPDATE risk_actions SET payload = convert_to(replace(convert_from("
+                             "payload, 'UTF8'), '\"proposed_position\":80.0', "
+                             "'\"proposed_position\":81.0'), 'UTF8') WHERE decision_id=$1",
+                          ds[1]["decision_id"])
+            # Altered after publishing: the replay differs, and so does the topic's copy.
+            tampered = await asyncio.to_thread(replay_cli, s, *window, "--verify-topics")
+            await execute(s, "DELETE FROM snapshot_history WHERE portfolio_id=$1 AND version=2", p)
+            missing = await asyncio.to_thread(replay_cli, s, *window)
         inverted = replay_cli(s, "--from", end, "--to", start)
         garbled = replay_cli(s, "--from", "yesterday", "--to", end)
         unknown = replay_cli(s, "--from", start, "--to", end, "--portfolio", f"NOPE{unique}")
         assert clean.returncode == 0, clean.stdout + clean.stderr
-        assert clean.stdout.splitlines()[-1] == (
-            "replay: decisions=4 identical=4 different=0 unreplayable=0")
+        assert clean.stdout.splitlines()[-3:] == [
+            "replay: decisions=4 identical=4 different=0 unreplayable=0",
+            f"verify {s.topics.actions}: expected=4 found=4 missing=0 extra=0 differing=0 beyond_retention=0",
+            f"verify {s.topics.targets}: expected=3 found=3 missing=0 extra=0 differing=0 beyond_retention=0",
+        ]
         assert tampered.returncode == 1
-        assert tampered.stdout.splitlines()[-1] == (
-            "replay: decisions=4 identical=3 different=1 unreplayable=0")
+        lines = tampered.stdout.splitlines()
+        assert "replay: decisions=4 identical=3 different=1 unreplayable=0" in lines
+        assert lines[-2:] == [
+            f"verify {s.topics.actions}: expected=4 found=4 missing=0 extra=0 differing=1 beyond_retention=0",
+            f"verify {s.topics.targets}: expected=3 found=3 missing=0 extra=0 differing=0 beyond_retention=0",
+        ]
         assert "proposed_position: 81.0 -> 80.0" in tampered.stdout
         assert missing.returncode == 1
         assert missing.stdout.splitlines()[-1] == (

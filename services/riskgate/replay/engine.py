@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from riskgate.build import build_identity
+from riskgate.build import build_identity, digest
 from riskgate.contracts.decode import decode
 from riskgate.contracts.inputs import (
     BlackSwanState,
@@ -22,13 +22,14 @@ from riskgate.contracts.inputs import (
     PortfolioSnapshot,
     RiskConfigEvent,
 )
-from riskgate.core import LimitsError
+from riskgate.core import Environment, LimitsError
 from riskgate.replay.evidence import GlobalHistory, StoredDecision, StoredSnapshot
 from riskgate.settings import Settings
 from riskgate.store.state import PortfolioRow
 from riskgate.worker import codec
 from riskgate.worker.globals import ConfigBook, EmergencyState, GlobalState, next_emergency
 from riskgate.worker.handler import DecisionHandler
+from riskgate.worker.witness import settings_in_force
 
 _MAX_BYTES = 1 << 30  # stored records were size-checked when they arrived
 
@@ -66,6 +67,7 @@ class Replayer:
         self._configs: dict[int, ConfigBook] = {}
         self._emergencies: dict[int, EmergencyState] = {}
         self._build = build_identity()
+        self._settings_digest = digest(settings_in_force(self._world, Environment(now=0.0)))
 
     def replay(self, portfolio_id: str, snapshots: list[StoredSnapshot],
                decisions: list[StoredDecision], start: datetime) -> list[Verdict]:
@@ -124,6 +126,9 @@ class Replayer:
     def _cause(self, witness: dict[str, Any]) -> str:
         if witness["build"] != self._build:
             return f"a different build: decided by {witness['build']}, replayed by {self._build}"
+        if witness["settings_digest"] != self._settings_digest:
+            return ("different decision settings: run replay with the workers' RISKGATE_SNAPSHOT_TTL_S "
+                    "and RISKGATE_MAX_*_AGE_S")
         return "same build and evidence: the difference is unexplained (report it as a bug)"
 
     def _market(self, ticker: str, version: int):

@@ -21,6 +21,7 @@ class ReplayInputError(ValueError):
 @dataclass(slots=True)
 class ReplayReport:
     verdicts: list[Verdict] = field(default_factory=list)
+    portfolios: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> Counter:
@@ -51,7 +52,7 @@ async def replay_window(conn: asyncpg.Connection, settings: Settings, start: dat
                                    f"{end.isoformat()} for the given filters")
         history = await evidence.load_globals(conn, settings.topics)
         replayer = Replayer(settings, history)
-        report = ReplayReport()
+        report = ReplayReport(portfolios=ids)
         for portfolio_id in ids:
             snapshots, decisions = await evidence.load_portfolio(conn, portfolio_id, end)
             wanted = {(t, v) for d in decisions if d.witness
