@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from riskgate.build import digest
 from riskgate.core import (
     PROFILES,
     EmergencyLevel,
@@ -52,6 +53,7 @@ class ConfigBook:
     overrides: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     states: dict[tuple[str, str], TradingState] = field(default_factory=dict)
     _cache: dict[tuple[str, str], tuple[Limits, str]] = field(default_factory=dict)
+    _digests: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def apply(self, version: int, scope: str, scope_id: str | None, profile: str | None,
               limits: dict[str, Any] | None, state: str | None) -> None:
@@ -73,6 +75,7 @@ class ConfigBook:
             self.states[key] = TradingState(state)
         self.version = version
         self._cache.clear()
+        self._digests.clear()
 
     def trial(self, version: int, scope: str, scope_id: str | None, profile: str | None,
               limits: dict[str, Any] | None, state: str | None) -> str | None:
@@ -93,6 +96,14 @@ class ConfigBook:
             hit = _resolve(self.profile, self.overrides, portfolio_id, strategy_id)
             self._cache[cache_key] = hit
         return hit
+
+    def limits_digest(self, portfolio_id: str, strategy_id: str) -> str:
+        """A digest of the effective limits for the witness, computed once per config version."""
+        key = (portfolio_id, strategy_id)
+        found = self._digests.get(key)
+        if found is None:
+            found = self._digests[key] = digest(self.limits(portfolio_id, strategy_id)[0].as_dict())
+        return found
 
     def state(self, scope: str, scope_id: str = "") -> TradingState:
         return self.states.get((scope, scope_id), TradingState.ACTIVE)

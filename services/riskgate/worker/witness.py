@@ -18,12 +18,11 @@ from riskgate.worker.globals import GlobalState
 
 
 class WitnessBuilder:
-    """Builds the witnesses of one batch; digests are computed once per batch and scope."""
+    """Builds the witnesses of one batch; the limits digest is cached per config version."""
 
     def __init__(self, world: GlobalState, now: float) -> None:
         self._world = world
         self._now = now
-        self._limits_digests: dict[tuple[str, str], str] = {}
         self._settings_digest: str | None = None
 
     def witness(self, row: PortfolioRow, ticker: str | None, env: Environment,
@@ -46,11 +45,8 @@ class WitnessBuilder:
         })
 
     def _limits_digest(self, portfolio_id: str, strategy_id: str, env: Environment) -> str:
-        key = (portfolio_id, strategy_id)
-        found = self._limits_digests.get(key)
-        if found is None:
-            found = self._limits_digests[key] = digest(env.limits.as_dict())
-        return found
+        # The config book's own digest of the limits it resolved (env.limits is that object).
+        return self._world.config.limits_digest(portfolio_id, strategy_id)
 
     def _settings(self, env: Environment) -> str:
         if self._settings_digest is None:
