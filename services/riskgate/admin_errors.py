@@ -119,6 +119,24 @@ def run_admin(command: str, endpoint: Endpoint, action: Callable[[], Awaitable[T
         raise SystemExit(EXIT_UNAVAILABLE) from None
 
 
+def with_database(command: str, settings: Settings, fn, *args, init: bool = True):
+    """``fn(conn, *args)`` on one connection; an unreachable database is one line, exit 2.
+    ``init`` installs the jsonb codec the store's functions expect."""
+
+    async def on_connection():
+        from riskgate.store.state import init_connection
+
+        conn = await connect_postgres(settings)
+        try:
+            if init:
+                await init_connection(conn)
+            return await fn(conn, *args)
+        finally:
+            await conn.close()
+
+    return run_admin(command, Endpoint.postgres(settings), on_connection)
+
+
 async def connect_postgres(settings: Settings) -> asyncpg.Connection:
     """A connection for an admin command, given up after CONNECT_TIMEOUT_S."""
     try:

@@ -7,7 +7,7 @@ import json
 
 import typer
 
-from riskgate.admin_errors import Endpoint, connect_postgres, run_admin
+from riskgate.admin_errors import Endpoint, run_admin, with_database
 from riskgate.cli_partitions import partitions_app
 from riskgate.cli_replay import replay
 from riskgate.settings import Settings
@@ -65,21 +65,7 @@ def demo() -> None:
 
 
 def _with_database(command: str, fn, *args, init: bool = True):
-    """``fn(conn, *args)`` on one connection; an unreachable database is one line, exit 2."""
-    from riskgate.store.state import init_connection
-
-    settings = Settings()
-
-    async def on_connection():
-        conn = await connect_postgres(settings)
-        try:
-            if init:
-                await init_connection(conn)
-            return await fn(conn, *args)
-        finally:
-            await conn.close()
-
-    return run_admin(command, Endpoint.postgres(settings), on_connection)
+    return with_database(command, Settings(), fn, *args, init=init)
 
 
 @audit_app.command("why")

@@ -12,23 +12,10 @@ import json
 
 import typer
 
+from riskgate.admin_errors import with_database
 from riskgate.settings import Settings
 
 partitions_app = typer.Typer(help="Halted partitions: list and resume.", no_args_is_help=True)
-
-
-def _with_connection(command: str, settings: Settings, fn, *args):
-    """``fn(conn, *args)`` on one connection; an unreachable database is one line, exit 2."""
-    from riskgate.admin_errors import Endpoint, connect_postgres, run_admin
-
-    async def on_connection():
-        conn = await connect_postgres(settings)
-        try:
-            return await fn(conn, *args)
-        finally:
-            await conn.close()
-
-    return run_admin(command, Endpoint.postgres(settings), on_connection)
 
 
 def _actor() -> str:
@@ -48,7 +35,7 @@ def partitions_list(
     from riskgate.store.partitions import list_status
 
     settings = Settings()
-    rows = _with_connection("partitions list", settings, list_status,
+    rows = with_database("partitions list", settings, list_status,
                             topic or settings.topics.proposed, halted_only)
     for r in rows:
         if as_json:
@@ -73,7 +60,7 @@ def partitions_resume(
         raise typer.BadParameter("a reason is required", param_hint="--reason")
     settings = Settings()
     name = topic or settings.topics.proposed
-    was = _with_connection("partitions resume", settings, resume, name, partition, reason.strip(),
+    was = with_database("partitions resume", settings, resume, name, partition, reason.strip(),
                            _actor())
     if was is None:
         typer.echo(f"{name}[{partition}] is not halted; nothing to resume", err=True)

@@ -23,7 +23,7 @@ from riskgate import metrics
 from riskgate.kafka.limits import read_topic_limits
 from tests.integration.test_pipe import seed_world
 from tests.support import builders as b
-from tests.support.kafka import collect, produce, running_worker, topics
+from tests.support.kafka import collect, eventually, produce, running_worker, topics
 
 pytestmark = pytest.mark.integration
 
@@ -211,16 +211,6 @@ def riskgate_cli(s, *args: str) -> subprocess.CompletedProcess:
 
     return subprocess.run([str(ROOT / ".venv/bin/python"), "-m", "riskgate.cli", *args],
                           env=worker_env(s), capture_output=True, text=True, timeout=60)
-
-
-async def eventually(check, deadline_s: float = 60.0, what: str = "condition"):
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        result = check()
-        if result:
-            return result
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"{what} not reached within {deadline_s} s")
 
 
 class TestRefusedPublishHalts:

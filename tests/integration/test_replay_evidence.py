@@ -12,7 +12,7 @@ import pytest
 
 from riskgate.build import build_identity
 from tests.support import builders as b
-from tests.support.kafka import collect, produce, running_worker, topics
+from tests.support.kafka import collect, eventually, produce, running_worker, topics
 
 pytestmark = pytest.mark.integration
 
@@ -39,13 +39,7 @@ async def fetch(s, sql: str, *args):
 
 
 async def wait_for_row(s, sql: str, *args, deadline_s: float = 30.0):
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        rows = await fetch(s, sql, *args)
-        if rows:
-            return rows
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"no row for {sql} {args}")
+    return await eventually(lambda: fetch(s, sql, *args), deadline_s, what=f"a row for {sql} {args}")
 
 
 class TestReplayEvidence:

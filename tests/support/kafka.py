@@ -30,6 +30,21 @@ def worker_env(settings: Settings, **overrides: str) -> dict[str, str]:
     return env
 
 
+async def eventually(check, deadline_s: float = 60.0, what: str = "condition"):
+    """Poll ``check`` (sync, or async returning an awaitable) until it returns something truthy;
+    return that, or fail at the deadline."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline_s
+    while loop.time() < end:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{what} not reached within {deadline_s} s")
+
+
 async def produce(settings: Settings, topic: str, records: Iterable[tuple[bytes | None, bytes | None]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, enable_idempotence=True,
                                 max_request_size=4 * 1024 * 1024)

@@ -25,7 +25,7 @@ from riskgate.contracts.inputs import (
 from riskgate.core import Environment, LimitsError
 from riskgate.replay.evidence import GlobalHistory, StoredDecision, StoredSnapshot
 from riskgate.settings import Settings
-from riskgate.store.state import PortfolioRow
+from riskgate.store.state import PortfolioRow, unreflected
 from riskgate.worker import codec
 from riskgate.worker.globals import ConfigBook, EmergencyState, GlobalState, next_emergency
 from riskgate.worker.handler import DecisionHandler
@@ -180,7 +180,7 @@ def _apply_snapshot(row: PortfolioRow, snapshot: StoredSnapshot) -> None:
     as_of, equity, nav, pnl_today, peak, positions, reflects = fields
     row.snapshot_version, row.snapshot_as_of, row.equity, row.nav = snapshot.version, as_of, equity, nav
     row.pnl_today, row.peak_equity, row.positions = pnl_today, peak, dict(positions)
-    row.pending = {t: p for t, p in row.pending.items() if p[1] not in set(reflects)}
+    row.pending = unreflected(row.pending, reflects)
     row.seq = snapshot.seq
 
 

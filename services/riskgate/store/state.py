@@ -250,6 +250,12 @@ def _astuple(row: Any, columns: tuple[str, ...]) -> tuple[Any, ...]:
     return tuple(getattr(row, c) for c in columns)
 
 
+def unreflected(pending: dict[str, list[Any]], reflects: Sequence[str]) -> dict[str, list[Any]]:
+    """The targets still in flight after a snapshot that reflects the action ids ``reflects``."""
+    reflected = set(reflects)
+    return {t: p for t, p in pending.items() if p[1] not in reflected}
+
+
 async def upsert_snapshot(
     conn: asyncpg.Connection, portfolio_id: str, version: int, as_of: float, equity: float,
     nav: float, pnl_today: float, peak_equity: float, positions: dict[str, float],
@@ -271,8 +277,7 @@ async def upsert_snapshot(
         )
         if row["snapshot_version"] >= version:
             return False
-        reflected = set(reflects)
-        pending = {t: p for t, p in dict(row["pending"]).items() if p[1] not in reflected}
+        pending = unreflected(dict(row["pending"]), reflects)
         seq = row["seq"] + 1
         await conn.execute(
             "UPDATE portfolio_state SET snapshot_version=$2, snapshot_as_of=$3, equity=$4, nav=$5, "

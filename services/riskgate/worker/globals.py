@@ -146,9 +146,13 @@ class GlobalState:
     max_price_age_s: float | None = 120.0
     max_emergency_age_s: float | None = None
 
-    def apply_market(self, data: MarketData) -> bool:
+    def is_new_market(self, data: MarketData) -> bool:
+        """Whether ``data`` is newer than the version held (an older one is ignored)."""
         old = self.market.get(data.ticker)
-        if old is not None and old.version >= data.version:
+        return old is None or old.version < data.version
+
+    def apply_market(self, data: MarketData) -> bool:
+        if not self.is_new_market(data):
             return False
         self.market[data.ticker] = data
         return True

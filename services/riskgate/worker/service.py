@@ -226,8 +226,7 @@ class WorkerService:
     async def _on_market(self, key: bytes | None, value: bytes | None) -> None:
         message = decode(MarketMetrics, value, max_bytes=self.s.max_message_bytes)
         data = codec.market(message)
-        known = self.world.market.get(data.ticker)
-        if known is not None and known.version >= data.version:
+        if not self.world.is_new_market(data):
             return
         # History first: a version is used only once it is on record (docs/replay.md).
         await self._store(history.record_market, self.s.topics.market, data.ticker, data.version, value)
