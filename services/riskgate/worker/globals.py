@@ -80,12 +80,16 @@ class ConfigBook:
     def trial(self, version: int, scope: str, scope_id: str | None, profile: str | None,
               limits: dict[str, Any] | None, state: str | None) -> str | None:
         """Why ``apply`` would refuse this event, or None; the book is left unchanged."""
-        clone = ConfigBook(self.version, dict(self.profile), dict(self.overrides), dict(self.states))
+        clone = self.clone()
         try:
             clone.apply(version, scope, scope_id, profile, limits, state)
         except (LimitsError, ValueError) as exc:
             return str(exc)
         return None
+
+    def clone(self) -> ConfigBook:
+        """An independent copy (caches not shared)."""
+        return ConfigBook(self.version, dict(self.profile), dict(self.overrides), dict(self.states))
 
     def limits(self, portfolio_id: str, strategy_id: str) -> tuple[Limits, str]:
         """(limits, profile name) for a portfolio and strategy; the core tightens them further
