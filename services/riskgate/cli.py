@@ -70,12 +70,15 @@ def _with_database(command: str, fn, *args, init: bool = True):
 
 @audit_app.command("why")
 def audit_why(decision_id: str) -> None:
-    """Why was this decision cut: every action, its reasons and the versions it was decided under."""
-    from riskgate.store.audit import why
+    """Why was this decision cut: its stored actions, and the full per-constraint trace of each
+    leg, rebuilt by replaying the decision from its stored evidence (exit 1 when the decision is
+    unknown, or its replay differs from the stored record or cannot be made)."""
+    from riskgate.replay.why import why
 
-    rows = _with_database("audit why", why, decision_id)
-    typer.echo(json.dumps(rows, indent=2, default=str))
-    if not rows:
+    settings = Settings()
+    answer = with_database("audit why", settings, why, settings, decision_id)
+    typer.echo(json.dumps(answer, indent=2, default=str))
+    if answer["replay"] != "identical":
         raise typer.Exit(1)
 
 

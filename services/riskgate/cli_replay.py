@@ -40,11 +40,25 @@ def replay(
         "--report", help="Write every difference as NDJSON.")] = None,
     verify_topics: Annotated[bool, typer.Option(
         "--verify-topics", help="Also check every stored output is on its topic exactly once.")] = False,
+    profile: Annotated[str | None, typer.Option(
+        "--profile", help="What-if: decide the window again under this profile (GLOBAL).")] = None,
+    limits: Annotated[Path | None, typer.Option(
+        "--limits", help="What-if: a YAML or JSON candidate (scope, scope_id, profile, limits).")] = None,
+    mode: Annotated[str, typer.Option(
+        "--mode", help="What-if mode: counterfactual (the live state) or path (its own book).")
+    ] = "counterfactual",
+    html: Annotated[Path | None, typer.Option(
+        "--html", help="What-if: write a self-contained HTML report with charts.")] = None,
+    to_topic: Annotated[str | None, typer.Option(
+        "--to-topic", help="Write the replayed outputs (the candidate's, in a what-if) to "
+                           "sandbox topics PREFIX.<topic>, never the live ones.")] = None,
 ) -> None:
-    """Re-decide every stored decision in the window from its witness and compare, read-only.
+    """Re-decide every stored decision in the window from its witness and compare, read-only;
+    with --profile or --limits, also under a candidate config (what-if).
 
-    Exit 0 when all are identical, 1 on any difference or unreplayable decision, 2 for a usage
-    error, 3 when PostgreSQL cannot be used."""
+    Exit 0 when all are identical, 1 on any difference or unreplayable decision (between the
+    stored and the replayed live outcome: what-if changes are the answer, not a failure), 2 for
+    a usage error, 3 when PostgreSQL or Kafka cannot be used."""
     from riskgate.admin_errors import Endpoint, connect_postgres, failure_line
     from riskgate.replay.run import ReplayInputError, replay_window
 
@@ -52,11 +66,16 @@ def replay(
     if t1 > t2:
         _fail(f"--from {start} is after --to {end}")
     settings = Settings()
+    candidate = _candidate(profile, limits, mode, html)
+    sandbox = _sandbox(settings, to_topic)
 
     async def run():
         conn = await connect_postgres(settings)
         try:
-            result = await replay_window(conn, settings, t1, t2, portfolio or (), strategy or ())
+            if sandbox is not None:
+                await sandbox.start()
+            result = await replay_window(conn, settings, t1, t2, portfolio or (), strategy or (),
+                                         candidate, mode, sandbox.send if sandbox else None)
             checks = {}
             if verify_topics:
                 from riskgate.replay.verify import verify_topics as verify
@@ -65,6 +84,8 @@ def replay(
             return result, checks
         finally:
             await conn.close()
+            if sandbox is not None:
+                await sandbox.stop()
 
     try:
         result, checks = asyncio.run(run())
@@ -80,6 +101,13 @@ def replay(
         print(line, file=sys.stderr, flush=True)
         raise SystemExit(EXIT_INFRA) from None
     _print(result, report)
+    if html is not None and result.whatif is not None:
+        from riskgate.replay.html import write_html
+
+        write_html(html, result.whatif, t1, t2)
+        typer.echo(f"html report: {html}")
+    if sandbox is not None:
+        typer.echo(sandbox.line())
     for topic, check in checks.items():
         for label, ids in (("missing", check.missing), ("extra", check.extra),
                            ("differing", check.differing)):
@@ -90,7 +118,39 @@ def replay(
     raise typer.Exit(0 if clean else EXIT_DIFFERENT)
 
 
+def _candidate(profile: str | None, limits: Path | None, mode: str, html: Path | None):
+    from riskgate.replay.whatif import MODES
+    from riskgate.worker.candidate import Candidate, CandidateError
+
+    if mode not in MODES:
+        _fail(f"--mode {mode!r} is not one of {', '.join(MODES)}")
+    if profile is not None and limits is not None:
+        _fail("give --profile or --limits, not both")
+    if (profile is None and limits is None) and (html is not None or mode != "counterfactual"):
+        _fail("--html and --mode need a candidate: --profile NAME or --limits FILE")
+    try:
+        if profile is not None:
+            return Candidate.of_profile(profile)
+        return Candidate.from_file(limits) if limits is not None else None
+    except CandidateError as exc:
+        _fail(str(exc))
+
+
+def _sandbox(settings: Settings, prefix: str | None):
+    if prefix is None:
+        return None
+    from riskgate.replay.sandbox import Sandbox, SandboxError
+
+    try:
+        return Sandbox(settings, prefix)
+    except SandboxError as exc:
+        _fail(str(exc))
+
+
 def _print(result, report: Path | None) -> None:
+    if result.whatif is not None:
+        for line in result.whatif.lines():
+            typer.echo(line)
     shown = [v for v in result.verdicts if v.status != "identical"]
     for v in shown[:20]:
         detail = v.reason if v.status == "unreplayable" else ", ".join(
@@ -106,4 +166,6 @@ def _print(result, report: Path | None) -> None:
                     "status": v.status, "likely_cause": v.reason,
                     "differences": [{"field": d.field, "stored": d.stored, "replayed": d.replayed}
                                     for d in v.differences]}, default=str) + "\n")
+            for change in result.whatif.changes if result.whatif is not None else ():
+                out.write(json.dumps({"status": "what-if", **change.as_dict()}) + "\n")
     typer.echo(result.summary())

@@ -8,6 +8,7 @@ against the market, config and emergency state its witness names (docs/replay.md
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,10 +24,13 @@ from riskgate.contracts.inputs import (
     RiskConfigEvent,
 )
 from riskgate.core import Environment, LimitsError
+from riskgate.records import OutRecord
 from riskgate.replay.evidence import GlobalHistory, StoredDecision, StoredSnapshot
+from riskgate.replay.whatif import WhatIf, copy_row
 from riskgate.settings import Settings
 from riskgate.store.state import PortfolioRow, unreflected
 from riskgate.worker import codec
+from riskgate.worker.candidate import Candidate
 from riskgate.worker.globals import ConfigBook, EmergencyState, GlobalState, next_emergency
 from riskgate.worker.handler import DecisionHandler
 from riskgate.worker.witness import settings_in_force
@@ -57,7 +61,13 @@ class Verdict:
 class Replayer:
     """Holds the global histories; replays one portfolio at a time."""
 
-    def __init__(self, settings: Settings, history: GlobalHistory) -> None:
+    def __init__(self, settings: Settings, history: GlobalHistory,
+                 candidate: Candidate | None = None, mode: str = "counterfactual",
+                 strategies: Sequence[str] = (), keep_outputs: bool = False) -> None:
+        """With a ``candidate``, every decision in the window is also decided under it
+        (``self.whatif.report``); the live comparison is made all the same. ``strategies``
+        narrows the window's decisions; ``keep_outputs`` keeps their replayed Kafka records
+        (the candidate's, with a candidate) for ``take_outputs``."""
         self._history = history
         self._world = GlobalState(
             snapshot_ttl_s=settings.snapshot_ttl_s, max_decision_age_s=settings.max_decision_age_s,
@@ -68,11 +78,16 @@ class Replayer:
         self._emergencies: dict[int, EmergencyState] = {}
         self._build = build_identity()
         self._settings_digest = digest(settings_in_force(self._world, Environment(now=0.0)))
+        self.whatif = WhatIf(candidate, mode, self._handler, self._world) if candidate else None
+        self._strategies = frozenset(strategies)
+        self._outputs: list[OutRecord] | None = [] if keep_outputs else None
 
     def replay(self, portfolio_id: str, snapshots: list[StoredSnapshot],
                decisions: list[StoredDecision], start: datetime) -> list[Verdict]:
         """Verdicts for the decisions of the portfolio decided at or after ``start``."""
         row = PortfolioRow(portfolio_id)
+        if self.whatif is not None:
+            self.whatif.start_portfolio()
         events: list[tuple[int, int, Any]] = [(s.seq, 0, s) for s in snapshots]
         broken = None
         for d in decisions:
@@ -88,15 +103,18 @@ class Replayer:
             expected = seq + 1
             if kind == 0:
                 _apply_snapshot(row, event)
+                if self.whatif is not None:
+                    self.whatif.on_snapshot(_apply_snapshot, event)
                 continue
-            in_window = event.legs[0].timestamp >= start
+            in_window = event.legs[0].timestamp >= start and (
+                not self._strategies or event.legs[0].strategy_id in self._strategies)
             if broken is not None:
                 if in_window:
                     verdicts.append(Verdict(event.decision_id, portfolio_id, "unreplayable",
                                             reason=broken))
                 continue
             try:
-                verdict = self._decide(row, event)
+                verdict = self._decide(row, event, in_window)
             except Unreplayable as exc:
                 broken = str(exc)
                 verdict = Verdict(event.decision_id, portfolio_id, "unreplayable", reason=broken)
@@ -104,7 +122,7 @@ class Replayer:
                 verdicts.append(verdict)
         return verdicts
 
-    def _decide(self, row: PortfolioRow, d: StoredDecision) -> Verdict:
+    def _decide(self, row: PortfolioRow, d: StoredDecision, in_window: bool = True) -> Verdict:
         w = d.witness
         assert w is not None
         if d.record is None:
@@ -114,14 +132,26 @@ class Replayer:
         self._world.market = {t: self._market(t, v) for t, v in w["market_versions"].items() if v >= 0}
         self._world.config = self._config(w["config_version"])
         self._world.emergency = self._emergency(w["emergency_version"])
-        seen = {d.decision_id} if d.processed_at not in (None, (d.partition, d.offset)) else set()
         row.seq = w["seq"] - 1
+        before = copy_row(row) if self.whatif is not None and in_window else None
         result = self._handler.handle([self._handler.decode(d.record)], {row.portfolio_id: row},
-                                      seen, w["now"])
+                                      d.seen(), w["now"])
+        if self._outputs is not None and in_window:
+            candidate = self.whatif.decide(before, row, d, w) if before is not None else None
+            self._outputs += (candidate or result).outputs
+        elif before is not None:
+            self.whatif.decide(before, row, d, w)
         differences = _compare(d, result)
         if not differences:
             return Verdict(d.decision_id, row.portfolio_id, "identical")
         return Verdict(d.decision_id, row.portfolio_id, "different", differences, self._cause(w))
+
+    def take_outputs(self) -> list[OutRecord]:
+        """The replayed records kept since the last call, in decision order."""
+        if self._outputs is None:
+            return []
+        kept, self._outputs = self._outputs, []
+        return kept
 
     def _cause(self, witness: dict[str, Any]) -> str:
         if witness["build"] != self._build:

@@ -39,6 +39,11 @@ class StoredDecision:
     processed_at: tuple[int, int] | None = None  # where processed_decisions says it was decided
     legs: list[StoredLeg] = field(default_factory=list)
 
+    def seen(self) -> set[str]:
+        """What the live handler knew as processed: this decision, if it was decided elsewhere
+        (then this record was a DUPLICATE)."""
+        return {self.decision_id} if self.processed_at not in (None, (self.partition, self.offset)) else set()
+
 
 @dataclass(frozen=True, slots=True)
 class StoredSnapshot:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
 
+from riskgate.records import OutRecord
 from riskgate.replay import evidence
 from riskgate.replay.engine import Replayer, Verdict
+from riskgate.replay.whatif import WhatIfReport
 from riskgate.settings import Settings
+from riskgate.worker.candidate import Candidate
+
+Sink = Callable[[list[OutRecord]], Awaitable[None]]
 
 
 class ReplayInputError(ValueError):
@@ -22,6 +27,7 @@ class ReplayInputError(ValueError):
 class ReplayReport:
     verdicts: list[Verdict] = field(default_factory=list)
     portfolios: list[str] = field(default_factory=list)
+    whatif: WhatIfReport | None = None  # with a candidate
 
     @property
     def counts(self) -> Counter:
@@ -39,8 +45,11 @@ class ReplayReport:
 
 async def replay_window(conn: asyncpg.Connection, settings: Settings, start: datetime,
                         end: datetime, portfolios: Sequence[str] = (),
-                        strategies: Sequence[str] = ()) -> ReplayReport:
-    """Re-decide every stored decision in [start, end] for the given filters (empty: all)."""
+                        strategies: Sequence[str] = (), candidate: Candidate | None = None,
+                        mode: str = "counterfactual", sink: Sink | None = None) -> ReplayReport:
+    """Re-decide every stored decision in [start, end] for the given filters (empty: all); with
+    a ``candidate``, decide each again under it too (what-if, ``mode``). ``sink`` receives each
+    portfolio's replayed outputs (the candidate's, with a candidate)."""
     async with conn.transaction(readonly=True, isolation="repeatable_read"):
         if portfolios:
             unknown = sorted(set(portfolios) - await evidence.known_portfolios(conn, portfolios))
@@ -51,7 +60,8 @@ async def replay_window(conn: asyncpg.Connection, settings: Settings, start: dat
             raise ReplayInputError(f"no stored decision between {start.isoformat()} and "
                                    f"{end.isoformat()} for the given filters")
         history = await evidence.load_globals(conn, settings.topics)
-        replayer = Replayer(settings, history)
+        replayer = Replayer(settings, history, candidate, mode, strategies=strategies,
+                            keep_outputs=sink is not None)
         report = ReplayReport(portfolios=ids)
         for portfolio_id in ids:
             snapshots, decisions = await evidence.load_portfolio(conn, portfolio_id, end)
@@ -59,8 +69,8 @@ async def replay_window(conn: asyncpg.Connection, settings: Settings, start: dat
                       for t, v in d.witness.get("market_versions", {}).items() if v >= 0}
             await evidence.load_market(conn, history, wanted)
             verdicts = replayer.replay(portfolio_id, snapshots, decisions, start)
-            if strategies:
-                by_id = {d.decision_id: d.legs[0].strategy_id for d in decisions}
-                verdicts = [v for v in verdicts if by_id.get(v.decision_id) in strategies]
+            if sink is not None:
+                await sink(replayer.take_outputs())
             report.verdicts += verdicts
+        report.whatif = replayer.whatif.report if replayer.whatif else None
         return report
