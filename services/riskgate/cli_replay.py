@@ -100,7 +100,6 @@ def replay(
             raise
         print(line, file=sys.stderr, flush=True)
         raise SystemExit(EXIT_INFRA) from None
-    _print(result, report)
     if html is not None and result.whatif is not None:
         from riskgate.replay.html import write_html
 
@@ -108,6 +107,7 @@ def replay(
         typer.echo(f"html report: {html}")
     if sandbox is not None:
         typer.echo(sandbox.line())
+    _print(result, report)
     for topic, check in checks.items():
         for label, ids in (("missing", check.missing), ("extra", check.extra),
                            ("differing", check.differing)):

@@ -7,6 +7,7 @@ Auditors' machines are often offline, so nothing is linked: the charts are matpl
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -15,6 +16,7 @@ from riskgate.replay.whatif import WhatIfReport, transition
 
 _MAX_PORTFOLIOS = 6  # exposure panels: the portfolios whose candidate path diverged most
 _MAX_ROWS = 200
+_METADATA = re.compile(r"<metadata>.*?</metadata>", re.DOTALL)
 
 _STYLE = """body{font-family:sans-serif;margin:2em;max-width:75em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:.25em .6em;
@@ -92,6 +94,8 @@ def _reasons_svg(plt, r: WhatIfReport) -> str | None:
 
 
 def _exposure(plt, r: WhatIfReport) -> str:
+    from matplotlib.ticker import MaxNLocator
+
     if r.mode != "path":
         return ("<p>Counterfactual mode decides each decision against the live book, so the book "
                 "never diverges: run with <code>--mode path</code> for exposure over time.</p>")
@@ -101,13 +105,16 @@ def _exposure(plt, r: WhatIfReport) -> str:
         return "<p>No exposure recorded.</p>"
     fig, axes = plt.subplots(len(series), 1, figsize=(9, 2.6 * len(series)), squeeze=False)
     for ax, (pid, points) in zip(axes[:, 0], series, strict=True):
-        t = [datetime.fromtimestamp(p[0], UTC) for p in points]
+        # By decision, not by clock: a batch decides many at one processing time.
+        n = range(1, len(points) + 1)
         for i, label, style in ((1, "gross, live", "-"), (3, "gross, candidate", "--"),
                                 (2, "net, live", "-"), (4, "net, candidate", "--")):
-            ax.plot(t, [p[i] for p in points], style, label=label, drawstyle="steps-post")
-        ax.set_title(pid, fontsize=10)
+            ax.plot(n, [p[i] for p in points], style, label=label, drawstyle="steps-post")
+        ax.set_title(f"{pid}: {_when(points[0][0])} to {_when(points[-1][0])}", fontsize=10)
+        ax.set_xlabel("decision, in order")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("base currency")
         ax.legend(fontsize=7, loc="upper left")
-    fig.autofmt_xdate()
     return _figure("exposure-chart", _svg(plt, fig))
 
 
@@ -121,7 +128,8 @@ def _svg(plt, fig) -> str:
     fig.savefig(out, format="svg")
     plt.close(fig)
     text = out.getvalue()
-    return text[text.index("<svg"):]  # drop the XML prolog and doctype: inline in HTML
+    text = text[text.index("<svg"):]  # drop the XML prolog and doctype: inline in HTML
+    return _METADATA.sub("", text)  # the RDF block names web addresses; nothing else does
 
 
 def _when(ts: float) -> str:
