@@ -75,7 +75,8 @@ def replay(
             if sandbox is not None:
                 await sandbox.start()
             result = await replay_window(conn, settings, t1, t2, portfolio or (), strategy or (),
-                                         candidate, mode, sandbox.send if sandbox else None)
+                                         candidate, mode, sandbox.send if sandbox else None,
+                                         _progress if sys.stderr.isatty() else None)
             checks = {}
             if verify_topics:
                 from riskgate.replay.verify import verify_topics as verify
@@ -118,6 +119,15 @@ def replay(
     raise typer.Exit(0 if clean else EXIT_DIFFERENT)
 
 
+def _progress(done: int, total: int, decisions: int) -> None:
+    """A progress bar on a terminal's stderr, redrawn after each portfolio."""
+    width = 30
+    filled = width * done // total
+    end = "\n" if done == total else ""
+    print(f"\rreplaying [{'#' * filled}{'.' * (width - filled)}] {done}/{total} portfolios, "
+          f"{decisions} decisions", end=end, file=sys.stderr, flush=True)
+
+
 def _candidate(profile: str | None, limits: Path | None, mode: str, html: Path | None):
     from riskgate.replay.whatif import MODES
     from riskgate.worker.candidate import Candidate, CandidateError
@@ -158,6 +168,8 @@ def _print(result, report: Path | None) -> None:
         typer.echo(f"{v.status:<13} {v.portfolio_id:<16} {v.decision_id:<36} {detail}")
     if len(shown) > 20:
         typer.echo(f"... and {len(shown) - 20} more (see --report)")
+    for line in result.table():
+        typer.echo(line)
     if report is not None:
         with report.open("w", encoding="utf-8") as out:
             for v in shown:

@@ -178,3 +178,46 @@ class TestReplay:
             assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
         assert "after --to" in inverted.stderr and "ISO 8601" in garbled.stderr
         assert "unknown portfolio" in unknown.stderr
+
+
+class TestReplayFindings:
+    @pytest.mark.timeout(300)
+    async def test_a_rewritten_action_and_a_deleted_config_version_are_reported(
+            self, test_settings, unique):
+        """An action rewritten in its column and its stored payload together is a difference
+        naming action_type; with a config version deleted from the history, every decision made
+        under it is unreplayable and says which version is missing."""
+        s, now = test_settings, time.time()
+        p, tk = f"P{unique}", f"Z{unique[:6]}".upper()
+        start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 5))
+        ds = [b.proposal(f"D{unique}-{i}", p, tk, qty=float(i), created_at=now) for i in (1, 2, 3)]
+        async with topics(s):
+            await produce(s, s.topics.config, [(b"global", b.dumps(
+                b.config(1, as_of=now, limits={"max_open_positions": 12})))])
+            await produce(s, s.topics.market, [(tk.encode(), b.dumps(b.market(tk, as_of=now)))])
+            await produce(s, s.topics.snapshots, [(p.encode(), b.dumps(b.snapshot(p, as_of=now)))])
+            async with running_worker(s):
+                await wait_for_row(s, "SELECT 1 FROM snapshot_history WHERE portfolio_id=$1", p)
+                await produce(s, s.topics.proposed, [(p.encode(), b.dumps(d)) for d in ds])
+                await collect(s, s.topics.actions, 3)
+            end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 5))
+            window = ("--from", start, "--to", end, "--portfolio", p)
+            clean = await asyncio.to_thread(replay_cli, s, *window)
+            await execute(s, "UPDATE risk_actions SET action_type = 'CAPPED', payload = convert_to("
+                             "replace(convert_from(payload, 'UTF8'), '\"action_type\":\"OK\"', "
+                             "'\"action_type\":\"CAPPED\"'), 'UTF8') WHERE decision_id=$1",
+                          ds[1]["decision_id"])
+            rewritten = await asyncio.to_thread(replay_cli, s, *window)
+            await execute(s, "DELETE FROM risk_configs WHERE source_topic=$1 AND version=1",
+                          s.topics.config)
+            no_config = await asyncio.to_thread(replay_cli, s, *window)
+        assert clean.returncode == 0, clean.stdout + clean.stderr
+        assert clean.stdout.splitlines()[-1] == "replay: decisions=3 identical=3 different=0 unreplayable=0"
+        assert rewritten.returncode == 1
+        assert rewritten.stdout.splitlines()[-1] == (
+            "replay: decisions=3 identical=2 different=1 unreplayable=0")
+        assert "action_type: 'CAPPED' -> 'OK'" in rewritten.stdout
+        assert no_config.returncode == 1
+        assert no_config.stdout.splitlines()[-1] == (
+            "replay: decisions=3 identical=0 different=0 unreplayable=3")
+        assert "risk_configs has no version 1" in no_config.stdout

@@ -28,6 +28,20 @@ class ReplayReport:
     verdicts: list[Verdict] = field(default_factory=list)
     portfolios: list[str] = field(default_factory=list)
     whatif: WhatIfReport | None = None  # with a candidate
+    by_portfolio: dict[str, Counter] = field(default_factory=dict)
+
+    def table(self, limit: int = 20) -> list[str]:
+        """Per-portfolio counts, the portfolios with findings first."""
+        rows = sorted(self.by_portfolio.items(),
+                      key=lambda kv: (-(kv[1]["different"] + kv[1]["unreplayable"]), kv[0]))
+        out = [f"{'portfolio':<24} {'decisions':>9} {'identical':>9} {'different':>9} "
+               f"{'unreplayable':>12}"]
+        for pid, c in rows[:limit]:
+            out.append(f"{pid:<24} {c.total():>9} {c['identical']:>9} {c['different']:>9} "
+                       f"{c['unreplayable']:>12}")
+        if len(rows) > limit:
+            out.append(f"... and {len(rows) - limit} more portfolios")
+        return out
 
     @property
     def counts(self) -> Counter:
@@ -46,10 +60,12 @@ class ReplayReport:
 async def replay_window(conn: asyncpg.Connection, settings: Settings, start: datetime,
                         end: datetime, portfolios: Sequence[str] = (),
                         strategies: Sequence[str] = (), candidate: Candidate | None = None,
-                        mode: str = "counterfactual", sink: Sink | None = None) -> ReplayReport:
+                        mode: str = "counterfactual", sink: Sink | None = None,
+                        progress: Callable[[int, int, int], None] | None = None) -> ReplayReport:
     """Re-decide every stored decision in [start, end] for the given filters (empty: all); with
     a ``candidate``, decide each again under it too (what-if, ``mode``). ``sink`` receives each
-    portfolio's replayed outputs (the candidate's, with a candidate)."""
+    portfolio's replayed outputs (the candidate's, with a candidate); ``progress`` gets
+    (portfolios done, portfolios, decisions done) after each portfolio."""
     async with conn.transaction(readonly=True, isolation="repeatable_read"):
         if portfolios:
             unknown = sorted(set(portfolios) - await evidence.known_portfolios(conn, portfolios))
@@ -72,5 +88,8 @@ async def replay_window(conn: asyncpg.Connection, settings: Settings, start: dat
             if sink is not None:
                 await sink(replayer.take_outputs())
             report.verdicts += verdicts
+            report.by_portfolio[portfolio_id] = Counter(v.status for v in verdicts)
+            if progress is not None:
+                progress(len(report.by_portfolio), len(ids), len(report.verdicts))
         report.whatif = replayer.whatif.report if replayer.whatif else None
         return report
