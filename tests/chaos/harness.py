@@ -340,16 +340,21 @@ async def run_chaos(plan: ChaosPlan, base: Settings | None = None) -> tuple[str,
 async def replay_check(s: Settings, portfolio_ids: list[str], start: datetime) -> dict:
     """Replay the whole chaos window from the stored evidence, with the workers' settings."""
     from riskgate.replay.run import replay_window
+    from riskgate.replay.verify import verify_topics
 
     conn = await asyncpg.connect(s.database_url)
+    end = datetime.now(UTC) + timedelta(seconds=60)
     try:
         result = await replay_window(conn, s.model_copy(update=CHAOS_DECISION_SETTINGS), start,
-                                     datetime.now(UTC) + timedelta(seconds=60), portfolio_ids)
+                                     end, portfolio_ids)
+        checks = await verify_topics(conn, s, start, end, result.portfolios)
     finally:
         await conn.close()
     counts = result.counts
     odd = [v for v in result.verdicts if v.status != "identical"][:10]
-    return {"replay": result.summary(), "replay_decisions": len(result.verdicts),
+    return {"replay": "\n".join([result.summary(), *(c.line(t) for t, c in checks.items())]),
+            "verify_clean": all(c.clean for c in checks.values()),
+            "replay_decisions": len(result.verdicts),
             "replay_different": counts["different"], "replay_unreplayable": counts["unreplayable"],
             "replay_problems": [(v.decision_id, v.status, v.reason,
                                  [(d.field, d.stored, d.replayed) for d in v.differences[:3]])

@@ -31,3 +31,4 @@ class TestChaos:
         assert report["replay_decisions"] >= plan.decisions, report["replay"]
         assert report["replay_different"] == 0, report["replay_problems"]
         assert report["replay_unreplayable"] == 0, report["replay_problems"]
+        assert report["verify_clean"], report["replay"]

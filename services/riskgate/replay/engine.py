@@ -25,7 +25,8 @@ from riskgate.contracts.inputs import (
 )
 from riskgate.core import Environment, LimitsError
 from riskgate.records import OutRecord
-from riskgate.replay.evidence import GlobalHistory, StoredDecision, StoredSnapshot
+from riskgate.replay.evidence import GlobalHistory, StoredDecision, StoredSnapshot, Unreplayable
+from riskgate.replay.formats import render
 from riskgate.replay.whatif import WhatIf, copy_row
 from riskgate.settings import Settings
 from riskgate.store.state import PortfolioRow, unreflected
@@ -36,10 +37,6 @@ from riskgate.worker.handler import DecisionHandler
 from riskgate.worker.witness import settings_in_force
 
 _MAX_BYTES = 1 << 30  # stored records were size-checked when they arrived
-
-
-class Unreplayable(Exception):
-    """The evidence for a decision is missing; the message says which record."""
 
 
 @dataclass(slots=True)
@@ -141,7 +138,10 @@ class Replayer:
             self._outputs += (candidate or result).outputs
         elif before is not None:
             self.whatif.decide(before, row, d, w)
-        differences = _compare(d, result)
+        try:
+            differences = _compare(d, result)
+        except Unreplayable as exc:  # this record's format only: the state is still right
+            return Verdict(d.decision_id, row.portfolio_id, "unreplayable", reason=str(exc))
         if not differences:
             return Verdict(d.decision_id, row.portfolio_id, "identical")
         return Verdict(d.decision_id, row.portfolio_id, "different", differences, self._cause(w))
@@ -221,10 +221,11 @@ def _compare(d: StoredDecision, result) -> list[Difference]:
     if len(replayed) != len(d.legs):
         return [Difference("legs", len(d.legs), len(replayed))]
     for leg, (action, target) in zip(d.legs, replayed, strict=True):
-        out += _diff("", orjson.loads(leg.payload), orjson.loads(action))
-        stored_t = orjson.loads(leg.target) if leg.target else None
-        new_t = orjson.loads(target) if target else None
-        out += _diff("target.", stored_t or {}, new_t or {})
+        stored = orjson.loads(leg.payload)
+        out += _diff("", stored, render(orjson.loads(action), stored))
+        stored_t = orjson.loads(leg.target) if leg.target else {}
+        new_t = orjson.loads(target) if target else {}
+        out += _diff("target.", stored_t, render(new_t, stored_t) if stored_t else new_t)
     return out
 
 

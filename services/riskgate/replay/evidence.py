@@ -14,6 +14,10 @@ from riskgate.records import InRecord
 from riskgate.settings import Topics
 
 
+class Unreplayable(Exception):
+    """The evidence for a decision is missing or unusable; the message says which record."""
+
+
 @dataclass(slots=True)
 class StoredLeg:
     """One stored action of a decision, and its target (None for a DUPLICATE)."""
