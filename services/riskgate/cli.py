@@ -8,6 +8,7 @@ import json
 import typer
 
 from riskgate.admin_errors import Endpoint, run_admin, with_database
+from riskgate.cli_audit import prune
 from riskgate.cli_partitions import partitions_app
 from riskgate.cli_replay import replay
 from riskgate.settings import Settings
@@ -17,6 +18,7 @@ topics_app = typer.Typer(help="Topic administration.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 audit_app = typer.Typer(help="Audit queries over risk_actions and target_positions.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+audit_app.command("prune")(prune)
 app.add_typer(partitions_app, name="partitions")
 app.command("replay")(replay)
 
