@@ -62,7 +62,7 @@ def prune(
     anyone who can write to the database can run it.
 
     Exit 0 when done, 2 for a bad or refused argument, 3 when PostgreSQL cannot be used."""
-    cutoff = _time(before, "--before")
+    cutoff = _time(before, "--before", "audit prune")
     keep_s = duration_s(keep_dedup)
     if keep_s is None:
         _refuse(f"--keep-dedup {keep_dedup!r} is not a duration (e.g. 7d, 36h, 90m, 45s)")

@@ -16,16 +16,17 @@ from riskgate.settings import Settings
 EXIT_DIFFERENT, EXIT_USAGE, EXIT_INFRA = 1, 2, 3
 
 
-def _time(text: str, option: str) -> datetime:
+def _time(text: str, option: str, command: str = "replay") -> datetime:
+    """An ISO 8601 option value (UTC when it has no offset), or one line and exit 2."""
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        _fail(f"{option} {text!r} is not an ISO 8601 time (e.g. 2026-12-01T09:30:00Z)")
+        _fail(f"{option} {text!r} is not an ISO 8601 time (e.g. 2026-12-01T09:30:00Z)", command=command)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _fail(line: str, code: int = EXIT_USAGE):
-    print(f"riskgate replay: {line}", file=sys.stderr, flush=True)
+def _fail(line: str, code: int = EXIT_USAGE, command: str = "replay"):
+    print(f"riskgate {command}: {line}", file=sys.stderr, flush=True)
     raise SystemExit(code)
 
 

@@ -25,10 +25,6 @@ from tests.support.prune_scenario import Names, populate
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-ENGINE_CHANGE = (
-    "riskgate.replay.engine starts every portfolio at sequence 1 and reports the pruned prefix as "
-    "'portfolio sequence 1..N is not on record'; it must start a portfolio at its replay_anchors "
-    "row (seq, snapshot_version) when there is one")
 
 
 @pytest.fixture()
@@ -158,7 +154,6 @@ class TestAuditPrune:
         assert whole.summary() == "replay: decisions=4 identical=4 different=0 unreplayable=0"
         assert [v.status for v in verdicts] == ["identical"] * 4, verdicts
 
-    @pytest.mark.xfail(strict=True, reason=ENGINE_CHANGE)
     @pytest.mark.timeout(180)
     async def test_replay_after_a_prune_finds_every_later_decision_identical(self, scratch, unique):
         """After a prune, ``replay_window`` over the window after the cut-off reports every

@@ -80,8 +80,11 @@ class Replayer:
         self._outputs: list[OutRecord] | None = [] if keep_outputs else None
 
     def replay(self, portfolio_id: str, snapshots: list[StoredSnapshot],
-               decisions: list[StoredDecision], start: datetime) -> list[Verdict]:
-        """Verdicts for the decisions of the portfolio decided at or after ``start``."""
+               decisions: list[StoredDecision], start: datetime, first_seq: int = 1
+               ) -> list[Verdict]:
+        """Verdicts for the decisions of the portfolio decided at or after ``start``. Its history
+        starts at ``first_seq``: 1, or after a prune the anchor snapshot apply, which must then be
+        the first event (docs/replay.md)."""
         row = PortfolioRow(portfolio_id)
         if self.whatif is not None:
             self.whatif.start_portfolio()
@@ -93,7 +96,10 @@ class Replayer:
                 continue
             events.append((d.seq, 1, d))
         events.sort(key=lambda e: (e[0], e[1]))
-        verdicts, expected = [], 1
+        verdicts, expected = [], first_seq
+        events = [e for e in events if e[0] >= first_seq]
+        if first_seq > 1 and (not events or events[0][:2] != (first_seq, 0)):
+            broken = f"the anchor snapshot apply at sequence {first_seq} is not on record"
         for seq, kind, event in events:
             if seq != expected and broken is None:
                 broken = f"portfolio sequence {expected}..{seq - 1} is not on record"

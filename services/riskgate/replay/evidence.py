@@ -103,6 +103,13 @@ async def load_portfolio(conn: asyncpg.Connection, portfolio_id: str, end: datet
     return snapshots, list(decisions.values())
 
 
+async def first_seq(conn: asyncpg.Connection, portfolio_id: str) -> int:
+    """Where the portfolio's recorded history starts: 1, or after ``riskgate audit prune`` the
+    sequence number of the kept snapshot apply it is rebuilt from (``replay_anchors``)."""
+    seq = await conn.fetchval("SELECT seq FROM replay_anchors WHERE portfolio_id = $1", portfolio_id)
+    return 1 if seq is None else seq
+
+
 async def _attach_inputs(conn: asyncpg.Connection, decisions: list[StoredDecision]) -> None:
     if not decisions:
         return

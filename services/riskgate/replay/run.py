@@ -84,7 +84,8 @@ async def replay_window(conn: asyncpg.Connection, settings: Settings, start: dat
             wanted = {(t, v) for d in decisions if d.witness
                       for t, v in d.witness.get("market_versions", {}).items() if v >= 0}
             await evidence.load_market(conn, history, wanted)
-            verdicts = replayer.replay(portfolio_id, snapshots, decisions, start)
+            verdicts = replayer.replay(portfolio_id, snapshots, decisions, start,
+                                       await evidence.first_seq(conn, portfolio_id))
             if sink is not None:
                 await sink(replayer.take_outputs())
             report.verdicts += verdicts
