@@ -186,7 +186,8 @@ async def drop_run(s: Settings, run: str) -> None:
 
 _RUN_ROWS = (("risk_actions", "portfolio_id"), ("target_positions", "portfolio_id"),
              ("processed_decisions", "decision_id"), ("portfolio_state", "portfolio_id"),
-             ("dead_letters", "source_topic"), ("partition_progress", "topic"))
+             ("dead_letters", "source_topic"), ("partition_progress", "topic"),
+             ("shadow_records", "source_topic"))
 
 
 async def prepare(s: Settings, portfolio_ids: Sequence[str], positions: int) -> None:

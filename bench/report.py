@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bench.shadow import shadow_table
+
 
 def _fmt(x: Any, digits: int = 1) -> str:
     if x is None:
@@ -61,6 +63,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += _e2e_tables(results.get("e2e", {}))
     lines += _growth_tables(results.get("growth", {}), results.get("scale", {}))
     lines += _profile_table(results.get("profile", {}))
+    lines += shadow_table(results.get("shadow", {}))
     lines += ["## Goals", "", "| goal | measured | met | |", "|---|---|---|---|"]
     for g in results.get("goals", []):
         met = {True: "yes", False: "**no**", None: "n/a"}[g["met"]]

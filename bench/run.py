@@ -5,7 +5,7 @@ Needs the local broker and database (``make infra-up``; started here if they are
 Nothing here asserts on time. Sizes are flags, or ``BENCH_<FLAG>`` environment variables:
 
     python -m bench.run [--rounds 3] [--decisions 40000] [--paced-seconds 5]
-                        [--sections core growth e2e scale profile] [--quick]
+                        [--sections core growth e2e scale profile shadow] [--quick]
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import e2e, profile, report, sections
+from bench import e2e, profile, report, sections, shadow
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-ALL_SECTIONS = ("core", "growth", "e2e", "scale", "profile")
+ALL_SECTIONS = ("core", "growth", "e2e", "scale", "profile", "shadow")
 
 
 def _arg(parser: argparse.ArgumentParser, flag: str, kind: type, default: Any, help: str) -> None:
@@ -106,7 +106,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             log(f"{name} ...")
             results[name] = steps[name]()
             write(results, args.out)
-    if {"e2e", "scale", "profile"} & set(args.sections):
+    if {"e2e", "scale", "profile", "shadow"} & set(args.sections):
         _ensure_infra()
         await _migrate()
     if "e2e" in args.sections:
@@ -119,6 +119,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if "profile" in args.sections:
         log("profile ...")
         results["profile"] = await profile.profile_worker(plan, plan.log_dir)
+    if "shadow" in args.sections:
+        results["shadow"] = await shadow.on_vs_off(plan, log)
+        write(results, args.out)
     results["meta"]["finished"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     write(results, args.out)
     return results

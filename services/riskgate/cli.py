@@ -11,6 +11,7 @@ from riskgate.admin_errors import Endpoint, run_admin, with_database
 from riskgate.cli_audit import prune
 from riskgate.cli_partitions import partitions_app
 from riskgate.cli_replay import replay
+from riskgate.cli_shadow import shadow_app
 from riskgate.settings import Settings
 
 app = typer.Typer(help="riskgate: a streaming risk gate for trading pipelines.", no_args_is_help=True)
@@ -20,6 +21,7 @@ audit_app = typer.Typer(help="Audit queries over risk_actions and target_positio
 app.add_typer(audit_app, name="audit")
 audit_app.command("prune")(prune)
 app.add_typer(partitions_app, name="partitions")
+app.add_typer(shadow_app, name="shadow")
 app.command("replay")(replay)
 
 

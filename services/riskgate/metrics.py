@@ -25,6 +25,14 @@ PARTITION_STUCK = Gauge("riskgate_partition_stuck", "1 while this partition's pu
                         ["partition"])
 PUBLISH_FAILURES = Counter("riskgate_publish_failures_total",
                            "Failed Kafka transactions, retryable or refused by the broker", ["kind"])
+SHADOW_DECISIONS = Counter("riskgate_shadow_decisions_total",
+                           "Decisions evaluated under the shadow candidate config too")
+SHADOW_MISMATCHES = Counter(
+    "riskgate_shadow_mismatches_total", "Shadow outcomes that differ from the live one",
+    ["live_action", "shadow_action", "reason"])
+SHADOW_SKIPPED = Counter("riskgate_shadow_skipped_total",
+                         "Decisions without a shadow record: candidate inconsistent with the "
+                         "live config, or the shadow evaluation failed", ["reason"])
 READY = Gauge("riskgate_ready", "1 when the worker is ready")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -19,6 +21,7 @@ class Topics(BaseModel):
     targets: str = "risk.targets"
     actions: str = "risk.actions"
     dlq: str = "decisions.proposed.dlq"
+    shadow: str = "risk.shadow"
 
 
 class Settings(BaseSettings):
@@ -51,5 +54,11 @@ class Settings(BaseSettings):
                     "a broker restart")
     halt_recheck_s: float = Field(default=2.0, gt=0, description="how often a lifted halt is noticed")
     fenced_recheck_s: float = Field(default=15.0, gt=0, description="after being fenced, wait this long")
+    shadow_profile: str | None = Field(
+        default=None, description="a candidate profile evaluated beside the live config "
+                                  "(docs/shadow.md); not with shadow_limits_file")
+    shadow_limits_file: Path | None = Field(
+        default=None, description="a YAML/JSON candidate config file evaluated beside the live "
+                                  "config (docs/shadow.md); not with shadow_profile")
     http_port: int = Field(default=8080, ge=0)
     log_level: str = "INFO"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
-from riskgate.contracts.base import Count, Id, OutputMessage
+from riskgate.contracts.base import Count, Id, OutputMessage, WireModel
 from riskgate.contracts.enums import ActionType, ErrorCode, ProfileName
 
 InputVersion = Annotated[
@@ -71,6 +71,55 @@ class RiskAction(DecisionOutput):
     source_offset: Count = Field(description="Offset the decision was read at.")
 
     free_form_fields = ("details_json",)
+
+
+ComparedField = Literal["action_type", "reason_codes", "target_position", "delta_position",
+                        "target_notional", "max_passing_position"]
+SHADOW_COMPARED: tuple[str, ...] = get_args(ComparedField)
+"""The outcome fields a shadow record compares, in order; ``differs`` names the unequal ones."""
+
+
+class ShadowOutcome(WireModel):
+    """One side of a shadow record: what a config decided for the decision."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+
+    action_type: ActionType
+    reason_codes: tuple[Id, ...] = Field(description="Stable codes of every binding verdict.")
+    target_position: float = Field(description="Target quantity under this config.")
+    delta_position: float = Field(description="target_position minus the projected position.")
+    target_notional: float = Field(description="Notional of the target, base currency.")
+    target_weight: float = Field(description="Notional of the target over equity.")
+    max_passing_position: float | None = Field(
+        description="Largest size that would have passed; null when nothing was cut."
+    )
+    profile: ProfileName = Field(description="The profile this config puts in force.")
+
+
+class ShadowRecord(OutputMessage):
+    """The live and the candidate outcome of one decision, on risk.shadow (never applied)."""
+
+    action_id: UUID = Field(description="The live risk action's action_id.")
+    decision_id: Id
+    portfolio_id: Id
+    strategy_id: Id
+    ticker: Id
+    candidate: str = Field(
+        min_length=1, max_length=256, description="The candidate's name: a profile or a file name."
+    )
+    config_version: InputVersion = Field(
+        description="The live config version the candidate was applied on top of."
+    )
+    live: ShadowOutcome = Field(description="What the live config decided (and published).")
+    shadow: ShadowOutcome = Field(description="What the candidate config would have decided.")
+    differs: tuple[ComparedField, ...] = Field(
+        description="The compared outcome fields that differ, in a fixed order (action_type, "
+        "reason_codes, target_position, delta_position, target_notional, max_passing_position); "
+        "empty when the two agree."
+    )
+    timestamp: AwareDatetime = Field(description="Processing time.")
+    source_partition: Count = Field(description="Partition the decision was read from.")
+    source_offset: Count = Field(description="Offset the decision was read at.")
 
 
 DLQ_KEY_MAX_BYTES = 1024

@@ -16,7 +16,7 @@ from riskgate.contracts.inputs import (
     ProposedDecision,
     RiskConfigEvent,
 )
-from riskgate.contracts.outputs import DeadLetter, RiskAction, TargetPosition
+from riskgate.contracts.outputs import DeadLetter, RiskAction, ShadowRecord, TargetPosition
 from riskgate.settings import Topics
 
 CONFIG_KEY_PATTERN = r"^(global|profile:\S+|strategy:\S+|portfolio:\S+)$"
@@ -117,5 +117,12 @@ TOPICS: tuple[TopicContract, ...] = (
         key={"type": "string", "description": "The original record's key, unchanged."},
         cleanup="delete",
         sends=(DeadLetter,),
+    ),
+    TopicContract(
+        setting="shadow",
+        summary="Live against candidate outcome per decision, while a shadow config is set.",
+        key=_id_key("portfolio_id"),
+        cleanup="delete",
+        sends=(ShadowRecord,),
     ),
 )

@@ -34,6 +34,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(t.targets, n, False),
         TopicSpec(t.actions, n, False),
         TopicSpec(t.dlq, n, False),
+        TopicSpec(t.shadow, n, False),
         TopicSpec(t.snapshots, n, True),
         TopicSpec(t.black_swan, g, True),
         TopicSpec(t.market, g, True),

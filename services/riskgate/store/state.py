@@ -138,7 +138,7 @@ async def set_progress(conn: asyncpg.Connection, topic: str, partition: int, off
     )
 
 
-_STORED_OUTPUTS = """
+_STORED_ROWS = """
 SELECT source_offset, 0 AS kind, seq, payload, portfolio_id AS key FROM risk_actions
  WHERE source_topic=$1 AND source_partition=$2 AND source_offset BETWEEN $3 AND $4
 UNION ALL
@@ -147,23 +147,32 @@ SELECT source_offset, 1 AS kind, seq, payload, portfolio_id AS key FROM target_p
 UNION ALL
 SELECT source_offset, 2 AS kind, 0 AS seq, payload, NULL AS key FROM dead_letters
  WHERE source_topic=$1 AND source_partition=$2 AND source_offset BETWEEN $3 AND $4
-ORDER BY 1, 3, 2
 """
+# A shadow record goes before its decision's action (seq -1), as the handler emits it.
+_SHADOW_ROWS = """UNION ALL
+SELECT source_offset, 3 AS kind, -1 AS seq, payload, portfolio_id AS key FROM shadow_records
+ WHERE source_topic=$1 AND source_partition=$2 AND source_offset BETWEEN $3 AND $4
+"""
+_IN_ORDER = "ORDER BY 1, 3, 2"
 
 
 async def load_stored_outputs(
     conn: asyncpg.Connection, topic: str, partition: int, lo: int, hi: int,
     out_topics: tuple[str, str, str], dlq_keys: dict[int, bytes | None],
+    shadow_topic: str | None = None,
 ) -> list[OutRecord]:
-    """The records published for offsets lo..hi, rebuilt byte for byte from their rows."""
-    rows = await conn.fetch(_STORED_OUTPUTS, topic, partition, lo, hi)
+    """The records published for offsets lo..hi, rebuilt byte for byte from their rows; with
+    ``shadow_topic``, the stored shadow records too."""
+    sql = _STORED_ROWS + ("" if shadow_topic is None else _SHADOW_ROWS) + _IN_ORDER
+    rows = await conn.fetch(sql, topic, partition, lo, hi)
+    topics = (*out_topics, shadow_topic)
     out: list[OutRecord] = []
     for r in rows:
         kind = r["kind"]
         if kind == 2:
             out.append(OutRecord(out_topics[2], dlq_key(dlq_keys.get(r["source_offset"])), r["payload"]))
         else:
-            out.append(OutRecord(out_topics[kind], r["key"].encode(), r["payload"]))
+            out.append(OutRecord(topics[kind], r["key"].encode(), r["payload"]))
     return out
 
 

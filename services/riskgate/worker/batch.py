@@ -9,7 +9,7 @@ import asyncpg
 from riskgate import metrics
 from riskgate.errors import PartitionHalted, RetryableStateError
 from riskgate.records import InRecord, OutRecord
-from riskgate.store import history, partitions
+from riskgate.store import history, partitions, shadow
 from riskgate.store import state as db
 from riskgate.worker.handler import DecisionHandler
 
@@ -29,8 +29,10 @@ class BatchCommitter:
     3. For each record above it: decode (a bad record becomes a stored dead letter), lock the
        portfolio rows in id order, drop duplicates by ``processed_decisions``, run the core,
        and write the raw records (``input_records``), the new pending targets and portfolio
-       sequences, ``risk_actions`` with their witnesses, ``target_positions`` and
-       ``processed_decisions``; then move the progress to the last offset.
+       sequences, ``risk_actions`` with their witnesses, ``target_positions``,
+       ``processed_decisions`` and, with a shadow config, ``shadow_records``; then move the
+       progress to the last offset. Shadow records are outputs like the others: step 2
+       republishes them too, and step 5 publishes them in the same transaction.
     4. COMMIT. A crash before this point leaves PostgreSQL untouched and Kafka's offset where it
        was: the batch is read and computed again.
     5. (The loop) In one Kafka transaction on the partition's own producer, publish the outputs
@@ -58,6 +60,7 @@ class BatchCommitter:
                     outputs = await db.load_stored_outputs(
                         conn, topic, partition, replay[0].offset, replay[-1].offset,
                         self._handler.out_topics, {r.offset: r.key for r in replay},
+                        shadow_topic=self._handler.shadow_topic,
                     )
                     metrics.REPUBLISHED.inc(len(outputs))
                 fresh = [r for r in records if r.offset > last]
@@ -77,6 +80,7 @@ class BatchCommitter:
         result = self._handler.handle(items, portfolios, seen, now)
         await history.write_inputs(conn, fresh, datetime.fromtimestamp(now, UTC))
         await db.write_outputs(conn, result.actions, result.targets, result.dead, result.processed)
+        await shadow.write_shadows(conn, result.shadows)
         await db.save_portfolios(conn, portfolios.values())
         return result.outputs
 

@@ -25,9 +25,11 @@ from riskgate.errors import PoisonMessage
 from riskgate.kafka.limits import OutputLimits
 from riskgate.records import InRecord, OutRecord
 from riskgate.settings import Settings
+from riskgate.store.shadow import ShadowRow
 from riskgate.store.state import ActionRow, DeadLetterRow, PortfolioRow, TargetRow
 from riskgate.worker import outputs as out
 from riskgate.worker.globals import GlobalState
+from riskgate.worker.shadow import Shadow
 from riskgate.worker.witness import WitnessBuilder
 
 log = structlog.get_logger("riskgate.handler")
@@ -47,6 +49,7 @@ class HandlerResult:
     targets: list[TargetRow] = field(default_factory=list)
     dead: list[DeadLetterRow] = field(default_factory=list)
     processed: list[tuple[str, str, int, int]] = field(default_factory=list)
+    shadows: list[ShadowRow] = field(default_factory=list)
 
 
 class DecisionHandler:
@@ -54,11 +57,14 @@ class DecisionHandler:
 
     def __init__(self, settings: Settings, world: GlobalState,
                  partition_count: Callable[[str], int | None] | None = None,
-                 limits: OutputLimits | None = None) -> None:
+                 limits: OutputLimits | None = None, shadow: Shadow | None = None) -> None:
         """``partition_count`` gives a topic's real partition count (the consumer's metadata),
-        or None while it is unknown; then ``settings.partitions`` stands in."""
+        or None while it is unknown; then ``settings.partitions`` stands in. ``shadow`` runs a
+        candidate config beside the live one (docs/shadow.md)."""
         t = settings.topics
         self.out_topics = (t.actions, t.targets, t.dlq)
+        self.shadow_topic = t.shadow  # stored shadow records are republished even with it off
+        self._shadow = shadow
         self._max_bytes = settings.max_message_bytes
         self._world = world
         self._limits = limits  # None: the envelope is not cut (in-memory use, no broker)
@@ -113,6 +119,7 @@ class DecisionHandler:
         seen = set(seen)
         now_dt = datetime.fromtimestamp(now, UTC)
         witnesses = WitnessBuilder(self._world, now)
+        shadow = self._shadow.open(ctx, result) if self._shadow is not None else None
         for item in items:
             if item.poison is not None:
                 self._dead_letter(item.record, item.poison, ctx, result)
@@ -123,7 +130,7 @@ class DecisionHandler:
             if message.decision_id in seen:
                 legs = [out.duplicate(message, item.record, ctx)]
             else:
-                legs = self._decide(message, item.record, ctx)
+                legs = self._decide(message, item.record, ctx, shadow)
                 seen.add(message.decision_id)
                 first = legs[0].action_id
                 result.processed.append((message.decision_id, first, item.record.partition,
@@ -147,13 +154,17 @@ class DecisionHandler:
             return orjson.dumps({"seq": row.seq, "now": ctx.now,
                                  "error": f"{type(exc).__name__}: {exc}"})
 
-    def _decide(self, message, record: InRecord, ctx: out.BatchContext) -> list[out.Leg]:
+    def _decide(self, message, record: InRecord, ctx: out.BatchContext, shadow) -> list[out.Leg]:
+        # A forced de-risk command carries the emergency SOP's cut, not a config's answer to a
+        # proposal: it is not shadowed (docs/shadow.md).
         try:
             if isinstance(message, ForcedDeriskCommand):
                 return out.forced_derisk(message, record, ctx)
-            return [out.proposal(message, record, ctx)]
+            return [out.proposal(message, record, ctx, shadow)]
         except Exception as exc:  # noqa: BLE001 - a bug must reject this decision, not stop the batch
             log.exception("decision_failed", decision_id=message.decision_id)
+            if shadow is not None:
+                shadow.discard(message.decision_id)
             return [out.internal_error(message, record, ctx, exc)]
 
     def _dead_letter(self, record: InRecord, poison: PoisonMessage, ctx: out.BatchContext,

@@ -74,17 +74,26 @@ class Leg:
     target: dict[str, Any] | None
 
 
-def proposal(message: ProposedDecision, record: InRecord, ctx: BatchContext) -> Leg:
+def proposal(message: ProposedDecision, record: InRecord, ctx: BatchContext,
+             shadow: Any = None) -> Leg:
+    """The live leg of a proposal; ``shadow`` (a worker.shadow.ShadowPass) also runs the
+    candidate on the same book before the live target is applied."""
     row = ctx.portfolios[message.portfolio_id]
     decision = codec.proposal(message)
     aid = action_id(message.decision_id)
     if row.equity is None:
-        return _refused(message, record, ctx, aid, "REJECTED", "NO_SNAPSHOT",
-                        "no portfolio snapshot has been received for this portfolio")
+        leg = _refused(message, record, ctx, aid, "REJECTED", "NO_SNAPSHOT",
+                       "no portfolio snapshot has been received for this portfolio")
+        if shadow is not None:
+            shadow.refused(message, record, leg)
+        return leg
     book = ctx.book(row)
     env = ctx.env(message.portfolio_id, message.strategy_id)
-    outcome = assess(decision, book, ctx.world.market.get(message.ticker), env)
+    market = ctx.world.market.get(message.ticker)
+    outcome = assess(decision, book, market, env)
     leg = _leg(message, record, ctx, aid, outcome, book.snapshot_version, env)
+    if shadow is not None:
+        shadow.assessed(message, record, leg, decision, book, market)
     if outcome.delta_position != 0.0:
         ctx.apply(row, outcome, aid)
     return leg

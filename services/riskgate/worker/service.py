@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -23,7 +24,7 @@ from riskgate.contracts.inputs import (
 )
 from riskgate.core import EmergencyLevel
 from riskgate.errors import RetryableStateError
-from riskgate.kafka.limits import OutputLimits, TopicConfigError, read_output_limits
+from riskgate.kafka.limits import OutputLimits, TopicConfigError, output_limits, read_topic_limits
 from riskgate.settings import Settings
 from riskgate.store import history
 from riskgate.store import state as db
@@ -37,6 +38,7 @@ from riskgate.worker.handler import DecisionHandler
 from riskgate.worker.health import HealthServer
 from riskgate.worker.inputs import CompactedReader
 from riskgate.worker.lifecycle import Backoff, install_signal_handlers
+from riskgate.worker.shadow import Shadow, ShadowConfigError, shadow_for
 
 log = structlog.get_logger("riskgate.service")
 _DB_FAULTS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
@@ -63,6 +65,7 @@ class WorkerService:
         self.reader: CompactedReader | None = None
         self.limits: OutputLimits | None = None
         self._producer: AIOKafkaProducer | None = None
+        self.shadow: Shadow | None = None
         self._stopping = asyncio.Event()
         self._db_ok = True
         self._emitted: set[str] = set()  # forced de-risk commands this process wrote
@@ -101,6 +104,11 @@ class WorkerService:
 
     async def run(self, install_signals: bool = True) -> None:
         s = self.s
+        try:
+            self.shadow = shadow_for(s)
+        except ShadowConfigError as exc:  # a setting to fix: one line, exit 2, nothing started
+            print(f"riskgate worker: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
         if install_signals:
             install_signal_handlers(self.request_stop)
         health = HealthServer(s.http_port, self.readiness, lambda: not self._stopping.is_set())
@@ -124,8 +132,9 @@ class WorkerService:
         watcher = asyncio.create_task(self._watch_database(), name="database-watch")
         try:
             await self._wait_caught_up(reader_task)
-            committer = BatchCommitter(self.pool, DecisionHandler(s, self.world, partition_count=self._partition_count,
-                                                        limits=self.limits))
+            committer = BatchCommitter(self.pool, DecisionHandler(
+                s, self.world, partition_count=self._partition_count, limits=self.limits,
+                shadow=self.shadow))
             self.loop = DecisionLoop(s, committer, self.clock, on_assigned=self._on_assigned,
                                      limits=self.limits)
             if self._stopping.is_set():
@@ -180,8 +189,11 @@ class WorkerService:
         await health.stop()
 
     async def _read_limits(self) -> OutputLimits:
+        t = self.s.topics
+        names = [t.actions, t.targets, t.dlq] + ([t.shadow] if self.shadow is not None else [])
         try:
-            limits = await read_output_limits(self.s)
+            limits = output_limits(await read_topic_limits(self.s, names), t.dlq,
+                                   self.s.publish_max_request_bytes)
         except TopicConfigError as exc:  # topics not created yet: wait for `riskgate topics create`
             raise KafkaError(str(exc)) from exc
         limits.check()

@@ -115,7 +115,8 @@ class TestAsyncApi:
             assert _follow(root, pointer) is not None, ref
 
     def test_operations_receive_inputs_and_send_outputs(self) -> None:
-        """riskgate receives the five input topics and sends targets, actions, DLQ and commands."""
+        """riskgate receives the five input topics and sends targets, actions, DLQ, shadow
+        records and commands."""
         document = committed("asyncapi.yaml")
         by_action: dict[str, set[str]] = {"receive": set(), "send": set()}
         for operation in document["operations"].values():
@@ -134,6 +135,7 @@ class TestAsyncApi:
             "risk.targets",
             "risk.actions",
             "decisions.proposed.dlq",
+            "risk.shadow",
         }
 
     def test_every_message_declares_its_key(self) -> None:
