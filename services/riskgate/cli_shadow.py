@@ -8,8 +8,6 @@ PostgreSQL cannot be used.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import json
 import sys
 from collections.abc import Sequence
@@ -20,6 +18,7 @@ import typer
 
 from riskgate.admin_errors import Endpoint, connect_postgres, failure_line
 from riskgate.cli_replay import EXIT_INFRA, EXIT_USAGE
+from riskgate.cli_replay import _fail as replay_fail
 from riskgate.cli_replay import _time as replay_time
 from riskgate.settings import Settings
 
@@ -29,19 +28,11 @@ _COMMAND = "shadow report"
 
 
 def _fail(line: str, code: int = EXIT_USAGE):
-    print(f"riskgate {_COMMAND}: {line}", file=sys.stderr, flush=True)
-    raise SystemExit(code)
+    replay_fail(line, code, command=_COMMAND)
 
 
 def _time(text: str, option: str) -> datetime:
-    """Replay's time parsing, with this command's name on the one line it prints."""
-    said = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(said):
-            return replay_time(text, option)
-    except SystemExit:
-        _fail(said.getvalue().strip().removeprefix("riskgate replay: "))
-        raise  # not reached: _fail exits
+    return replay_time(text, option, _COMMAND)
 
 
 def _transitions(settings: Settings, start: datetime, end: datetime, portfolios: Sequence[str]):
