@@ -83,10 +83,10 @@ def iso(t: datetime) -> str:
 
 REMOVED = {"risk_actions": 2, "target_positions": 2, "input_records": 4, "dead_letters": 2,
            "processed_decisions": 1, "snapshot_history": 1, "market_history": 1,
-           "risk_configs": 0, "emergency_events": 1}
+           "risk_configs": 0, "emergency_events": 1, "shadow_records": 2}
 KEPT = {"risk_actions": 2, "target_positions": 2, "input_records": 5, "dead_letters": 3,
         "processed_decisions": 3, "snapshot_history": 3, "market_history": 3,
-        "risk_configs": 1, "emergency_events": 1}
+        "risk_configs": 1, "emergency_events": 1, "shadow_records": 2}
 
 
 class TestAuditPrune:

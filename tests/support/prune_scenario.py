@@ -18,8 +18,10 @@ from riskgate.records import InRecord
 from riskgate.settings import Settings
 from riskgate.store.state import init_connection
 from riskgate.worker.batch import BatchCommitter
+from riskgate.worker.candidate import Candidate
 from riskgate.worker.handler import DecisionHandler
 from riskgate.worker.service import WorkerService
+from riskgate.worker.shadow import Shadow
 from tests.support import builders as b
 
 
@@ -30,7 +32,10 @@ class Recorder:
         self.s = settings
         self.worker = WorkerService(settings)
         self.worker.pool = pool
-        self.committer = BatchCommitter(pool, DecisionHandler(settings, self.worker.world))
+        # With a shadow candidate, so that the prune meets shadow records too.
+        shadow = Shadow(Candidate.of_profile("DEFENSIVE"), settings.topics.shadow)
+        self.committer = BatchCommitter(pool, DecisionHandler(settings, self.worker.world,
+                                                              shadow=shadow))
         self.offsets: dict[int, int] = defaultdict(int)
 
     async def apply(self, kind: str, body: dict) -> None:

@@ -42,7 +42,7 @@ CHUNK = 200  # portfolios per round trip
 _SLACK = timedelta(seconds=1)  # witness times are rounded to the microsecond in timestamps
 TABLES = ("risk_actions", "target_positions", "input_records", "dead_letters",
           "processed_decisions", "snapshot_history", "market_history", "risk_configs",
-          "emergency_events")
+          "emergency_events", "shadow_records")
 
 
 class PruneRefused(ValueError):

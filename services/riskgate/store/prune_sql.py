@@ -68,9 +68,10 @@ WITH w AS (SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]) AS w(t, p, 
 a AS (DELETE FROM risk_actions x USING w WHERE {_same_place("x", "w")} RETURNING x.decision_id),
 k AS (INSERT INTO prune_decided (decision_id) SELECT decision_id FROM a),
 tp AS (DELETE FROM target_positions x USING w WHERE {_same_place("x", "w")} RETURNING 1),
-i AS (DELETE FROM input_records x USING w WHERE {_same_place("x", "w")} RETURNING 1)
+i AS (DELETE FROM input_records x USING w WHERE {_same_place("x", "w")} RETURNING 1),
+sh AS (DELETE FROM shadow_records x USING w WHERE {_same_place("x", "w")} RETURNING 1)
 SELECT (SELECT count(*) FROM a) AS risk_actions, (SELECT count(*) FROM tp) AS target_positions,
-       (SELECT count(*) FROM i) AS input_records
+       (SELECT count(*) FROM i) AS input_records, (SELECT count(*) FROM sh) AS shadow_records
 """
 SNAPSHOT_PREFIX = """
 WITH s AS (DELETE FROM snapshot_history x USING unnest($1::text[], $2::bigint[]) AS c(p, seq)
@@ -157,5 +158,6 @@ SELECT
   (SELECT count(*) FROM snapshot_history WHERE recorded_at < $1) AS snapshot_history,
   (SELECT count(*) FROM market_history WHERE recorded_at < $1) AS market_history,
   (SELECT count(*) FROM risk_configs WHERE received_at < $1) AS risk_configs,
-  (SELECT count(*) FROM emergency_events WHERE received_at < $1) AS emergency_events
+  (SELECT count(*) FROM emergency_events WHERE received_at < $1) AS emergency_events,
+  (SELECT count(*) FROM shadow_records WHERE "timestamp" < $1) AS shadow_records
 """
