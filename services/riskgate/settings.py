@@ -22,6 +22,7 @@ class Topics(BaseModel):
     actions: str = "risk.actions"
     dlq: str = "decisions.proposed.dlq"
     shadow: str = "risk.shadow"
+    override_stats: str = "risk.override_stats"
 
 
 class Settings(BaseSettings):

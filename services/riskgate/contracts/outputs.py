@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
 from pydantic import AwareDatetime, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from riskgate.contracts.base import Count, Id, OutputMessage, WireModel
 from riskgate.contracts.enums import ActionType, ErrorCode, ProfileName
@@ -120,6 +121,59 @@ class ShadowRecord(OutputMessage):
     timestamp: AwareDatetime = Field(description="Processing time.")
     source_partition: Count = Field(description="Partition the decision was read from.")
     source_offset: Count = Field(description="Offset the decision was read at.")
+
+
+class OverrideCount(WireModel):
+    """How many of a window's actions of one type carried one reason code."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+
+    action_type: ActionType = Field(description="Any action type but OK.")
+    reason_code: Id | None = Field(
+        description="A stable reason code; null for the actions that carried none."
+    )
+    count: int = Field(ge=1, description="Actions of this type that carried this code.")
+
+
+WINDOW_MAX_S = 86_400
+"""The longest override-statistics window: one UTC day."""
+
+
+class OverrideStats(OutputMessage):
+    """One strategy's risk actions counted in one tumbling UTC window, on risk.override_stats.
+
+    Emitted when the window closes (``revision`` 0) and again, with the next revision, whenever a
+    late action changes its counts within the grace period. The highest revision of a
+    ``window_id`` is the answer; ``(window_id, revision)`` is never written twice.
+    """
+
+    window_id: UUID = Field(
+        description="uuid5 of the strategy, window size and window start (docs/contracts.md)."
+    )
+    revision: Count = Field(description="0 when the window closes; each correction adds 1.")
+    strategy_id: Id
+    window_size_s: int = Field(ge=1, le=WINDOW_MAX_S, description="Window length in seconds.")
+    window_start: AwareDatetime = Field(description="Inclusive, UTC, a multiple of the size.")
+    window_end: AwareDatetime = Field(description="Exclusive: window_start + window_size_s.")
+    decisions: Count = Field(description="Actions in the window, DUPLICATE excepted.")
+    overridden: Count = Field(description="Actions in the window neither OK nor DUPLICATE.")
+    counts: tuple[OverrideCount, ...] = Field(
+        description="Per action type (OK excepted) and reason code, ordered by both; an action "
+        "with several codes counts once under each."
+    )
+    corrections_until: AwareDatetime = Field(
+        description="window_end + the grace period: actions written to risk.actions after this "
+        "never change the window."
+    )
+    timestamp: AwareDatetime = Field(description="Processing time: when this revision was made.")
+
+    def _check(self) -> None:
+        if (self.window_end - self.window_start).total_seconds() != self.window_size_s:
+            raise PydanticCustomError(
+                "window_bounds", "window_end: must be window_start + window_size_s", {})
+        if self.overridden > self.decisions:
+            raise PydanticCustomError(
+                "override_count", "overridden: cannot exceed decisions", {})
 
 
 DLQ_KEY_MAX_BYTES = 1024

@@ -16,7 +16,13 @@ from riskgate.contracts.inputs import (
     ProposedDecision,
     RiskConfigEvent,
 )
-from riskgate.contracts.outputs import DeadLetter, RiskAction, ShadowRecord, TargetPosition
+from riskgate.contracts.outputs import (
+    DeadLetter,
+    OverrideStats,
+    RiskAction,
+    ShadowRecord,
+    TargetPosition,
+)
 from riskgate.settings import Topics
 
 CONFIG_KEY_PATTERN = r"^(global|profile:\S+|strategy:\S+|portfolio:\S+)$"
@@ -124,5 +130,13 @@ TOPICS: tuple[TopicContract, ...] = (
         key=_id_key("portfolio_id"),
         cleanup="delete",
         sends=(ShadowRecord,),
+    ),
+    TopicContract(
+        setting="override_stats",
+        summary="Override counts per strategy, action type and reason code per tumbling UTC "
+        "window, written by riskgate stats.",
+        key=_id_key("strategy_id"),
+        cleanup="delete",
+        sends=(OverrideStats,),
     ),
 )

@@ -35,6 +35,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(t.actions, n, False),
         TopicSpec(t.dlq, n, False),
         TopicSpec(t.shadow, n, False),
+        TopicSpec(t.override_stats, n, False),
         TopicSpec(t.snapshots, n, True),
         TopicSpec(t.black_swan, g, True),
         TopicSpec(t.market, g, True),

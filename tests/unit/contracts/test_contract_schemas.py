@@ -116,7 +116,7 @@ class TestAsyncApi:
 
     def test_operations_receive_inputs_and_send_outputs(self) -> None:
         """riskgate receives the five input topics and sends targets, actions, DLQ, shadow
-        records and commands."""
+        records, override statistics and commands."""
         document = committed("asyncapi.yaml")
         by_action: dict[str, set[str]] = {"receive": set(), "send": set()}
         for operation in document["operations"].values():
@@ -136,6 +136,7 @@ class TestAsyncApi:
             "risk.actions",
             "decisions.proposed.dlq",
             "risk.shadow",
+            "risk.override_stats",
         }
 
     def test_every_message_declares_its_key(self) -> None:
