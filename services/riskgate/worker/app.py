@@ -27,6 +27,7 @@ from riskgate.kafka.limits import OutputLimits
 from riskgate.records import InRecord
 from riskgate.settings import Settings
 from riskgate.worker.batch import BatchCommitter
+from riskgate.worker.decision_metrics import count_committed
 from riskgate.worker.lifecycle import Backoff
 from riskgate.worker.publisher import PartitionPublisher, refusal, transactional_id
 
@@ -134,6 +135,7 @@ class DecisionLoop:
                     await self._check_resumed()
                     if batches:
                         await asyncio.gather(*(self._one(tp, recs) for tp, recs in batches.items()))
+                    self._record_lag()
         finally:
             await self.release(list(self._publishers))
             with contextlib.suppress(Exception):
@@ -162,6 +164,18 @@ class DecisionLoop:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
+    def _record_lag(self) -> None:
+        """Per owned partition, the end offset of the last fetch minus the next offset to decide.
+        A paused (halted, backing-off) partition is not fetched, so its value stays as it was."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        assigned = consumer.assignment()
+        for tp in self._publishers:
+            end, next_offset = (consumer.highwater(tp) if tp in assigned else None), self._next.get(tp)
+            if end is not None and next_offset is not None:
+                metrics.CONSUMER_LAG.labels(str(tp.partition)).set(max(0, end - next_offset))
+
     async def _one(self, tp: TopicPartition, raw: list) -> None:
         publisher = self._publishers.get(tp)
         if publisher is None or tp in self._halted or tp in self._resume_at:
@@ -174,11 +188,14 @@ class DecisionLoop:
                    if r.offset >= floor]
         if not records:
             return
+        outputs = []
         try:
             with metrics.BATCH_SECONDS.time():
                 outputs = await self._committer.persist(tp.topic, tp.partition, records, self._clock())
                 await publisher.publish(outputs, tp, records[-1].offset + 1)
+            count_committed(outputs, self._s.topics.actions)  # once committed, never before
             self._next[tp] = records[-1].offset + 1
+            metrics.observe_batch_age(self._clock(), (r.timestamp for r in raw if r.offset >= floor))
             self._state_backoff.reset()
             self.state_ok = True
             if tp in self._failing_since:
@@ -190,6 +207,8 @@ class DecisionLoop:
             await self._drop_fenced(tp, str(exc))
         except RetryablePublishError as exc:
             await self._publish_failed(tp, exc)
+            if self._next.get(tp, -1) > records[-1].offset:  # re-fetched: the commit went through
+                count_committed(outputs, self._s.topics.actions)
         except PublishRefused as exc:
             metrics.PUBLISH_FAILURES.labels("refused").inc()
             await self._resync(tp)  # a fresh producer aborts the failed transaction

@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 
-from riskgate import metrics
 from riskgate.contracts.inputs import ForcedDeriskCommand, ProposedDecision
 from riskgate.core import (
     Environment,
@@ -22,6 +21,7 @@ from riskgate.core import (
 from riskgate.records import InRecord, OutRecord
 from riskgate.store.state import ActionRow, PortfolioRow, TargetRow
 from riskgate.worker import codec
+from riskgate.worker.decision_metrics import ActionRecord
 from riskgate.worker.globals import GlobalState
 
 
@@ -220,18 +220,19 @@ def _created(message) -> str:
 
 def emit(leg: Leg, record: InRecord, seq: int, topics: tuple[str, str, str], result,
          ts: datetime, witness: bytes) -> None:
-    """Append the leg's Kafka records and stored rows to the batch result."""
+    """Append the leg's Kafka records and stored rows to the batch result. The action carries
+    its metric labels: it is counted once its Kafka transaction commits, never here."""
     a = leg.action
     key = leg.portfolio_id.encode()
     payload = orjson.dumps(a)  # the stored row keeps these bytes; details_json lives only here
-    result.outputs.append(OutRecord(topics[0], key, payload))
+    result.outputs.append(ActionRecord(topics[0], key, payload, (
+        a["action_type"], tuple(a["reason_codes"]), a["profile"])))
     result.actions.append(ActionRow(
         leg.action_id, a["decision_id"], a["portfolio_id"], a["strategy_id"], a["ticker"],
         a["action_type"], a["reason_codes"], ts, a["profile"], a["config_version"],
         a["snapshot_version"], a["market_version"], a["emergency_version"], record.topic, record.partition, record.offset, seq, payload,
         witness,
     ))
-    metrics.DECISIONS.labels(a["action_type"]).inc()
     if leg.target is None:
         return
     t = leg.target

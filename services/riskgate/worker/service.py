@@ -274,6 +274,7 @@ class WorkerService:
         await self._store(db.record_emergency, self.s.topics.black_swan, m.event_id, m.version, m.level.value,
                           value or b"{}")
         self.world.emergency = after
+        metrics.EMERGENCY_LEVEL.set(metrics.EMERGENCY_LEVELS[after.level.value])
         if after.level is EmergencyLevel.EMERGENCY and after.event_id != before.event_id:
             await self._derisk(self._owned_partitions())
 
