@@ -13,6 +13,7 @@ from riskgate.cli_partitions import partitions_app
 from riskgate.cli_replay import replay
 from riskgate.cli_shadow import shadow_app
 from riskgate.settings import Settings
+from riskgate.stats.cli import stats
 
 app = typer.Typer(help="riskgate: a streaming risk gate for trading pipelines.", no_args_is_help=True)
 topics_app = typer.Typer(help="Topic administration.", no_args_is_help=True)
@@ -23,6 +24,7 @@ audit_app.command("prune")(prune)
 app.add_typer(partitions_app, name="partitions")
 app.add_typer(shadow_app, name="shadow")
 app.command("replay")(replay)
+app.command("stats")(stats)
 
 
 @app.command()
@@ -100,22 +102,25 @@ def audit_overrides(strategy: str, days: float = 7.0) -> None:
 
 
 @app.command("api")
-def api(host: str = "127.0.0.1", port: int = 8000, profile: str = "NORMAL") -> None:
-    """Serve the HTTP what-if surface (POST /assess-risk, /v1/what-if, profiles, probes)."""
+def api(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the HTTP API (docs/api.md): what-ifs, live book reads and the authenticated
+    control routes, following the live inputs; TLS with RISKGATE_API_TLS_CERTFILE/_KEYFILE."""
     import uvicorn
 
-    from riskgate.api import ActiveProfile, create_app
-    from riskgate.core import LimitsError
+    from riskgate.api import create_app
+    from riskgate.api.wiring import real_parts
     from riskgate.logging import configure
 
     settings = Settings()
     configure(settings.log_level)
-    try:
-        state = ActiveProfile(profile)
-    except LimitsError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--profile") from None
-    uvicorn.run(create_app(profiles_state=state, settings=settings), host=host, port=port,
-                log_level=settings.log_level.lower())
+    tls = (settings.api_tls_certfile, settings.api_tls_keyfile)
+    if (tls[0] is None) != (tls[1] is None):
+        typer.echo("riskgate api: set both RISKGATE_API_TLS_CERTFILE and "
+                   "RISKGATE_API_TLS_KEYFILE, or neither", err=True)
+        raise typer.Exit(2)
+    app_ = create_app(real_parts(settings), settings=settings)
+    uvicorn.run(app_, host=host, port=port, log_level=settings.log_level.lower(),
+                ssl_certfile=tls[0], ssl_keyfile=tls[1])
 
 
 if __name__ == "__main__":

@@ -62,4 +62,15 @@ class Settings(BaseSettings):
         default=None, description="a YAML/JSON candidate config file evaluated beside the live "
                                   "config (docs/shadow.md); not with shadow_profile")
     http_port: int = Field(default=8080, ge=0)
+    # The HTTP API (`riskgate api`, docs/api.md).
+    api_keys_file: Path | None = Field(
+        default=None, description="JSON list of API keys [{name, role, sha256}], re-read when "
+                                  "it changes; unset: reads are anonymous, every write is 503")
+    api_write_rate_per_min: int = Field(default=30, ge=1, description="writes per key per minute")
+    api_read_rate_per_min: int = Field(default=1200, ge=1, description="reads per key per minute")
+    api_wait_s: float = Field(default=30.0, gt=0, description="how long wait=true waits for "
+                                                               "every live worker to apply")
+    api_tls_certfile: Path | None = Field(default=None, description="serve HTTPS with this "
+                                                                     "certificate (and keyfile)")
+    api_tls_keyfile: Path | None = None
     log_level: str = "INFO"

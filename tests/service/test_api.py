@@ -1,4 +1,5 @@
-"""The HTTP what-if surface: seed 000's /assess-risk, /v1/what-if, profiles and probes."""
+"""The HTTP what-if surface: seed 000's /assess-risk, /v1/what-if on a sent book, the live
+profile they assess under, and the probes (no keys file: reads are anonymous)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
-from riskgate.api import ActiveProfile, create_app
+from riskgate.api import ApiParts, create_app
+from riskgate.api.live import world_for
 from riskgate.api.schemas import MIN_PRICE
 from riskgate.settings import Settings
 from tests.support import builders as b
+from tests.support.api_fakes import FakePortfolios, FixedInputs
 
 pytestmark = pytest.mark.service
 
@@ -52,10 +55,23 @@ def client_for(app) -> httpx.AsyncClient:
                              base_url="http://riskgate.test")
 
 
+def app_on(inputs: FixedInputs, now: float = NOW):
+    return create_app(ApiParts(inputs, FakePortfolios()), settings=SETTINGS, clock=lambda: now)
+
+
+def switch_global(inputs: FixedInputs, version: int, profile: str) -> None:
+    """What a worker's reader does with a global profile record on risk.config."""
+    inputs.world.config.apply(version, "GLOBAL", None, profile, None, None)
+
+
 @pytest.fixture()
-async def api() -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(clock=lambda: NOW, profiles_state=ActiveProfile("NORMAL"), settings=SETTINGS)
-    async with client_for(app) as client:
+def inputs() -> FixedInputs:
+    return FixedInputs(world_for(SETTINGS))
+
+
+@pytest.fixture()
+async def api(inputs) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(app_on(inputs)) as client:
         yield client
 
 
@@ -246,7 +262,7 @@ class TestWhatIf:
     async def test_the_injected_clock_decides_expiry(self):
         """The same decision is EXPIRED when the injected clock is past the max decision age."""
         # Arrange
-        late = create_app(clock=lambda: NOW + 3600.0, settings=SETTINGS)
+        late = app_on(FixedInputs(world_for(SETTINGS)), now=NOW + 3600.0)
 
         # Act
         async with client_for(late) as client:
@@ -368,50 +384,48 @@ class TestWhatIf:
         assert "metadata.score" in response.json()["message"]
 
 
-class TestProfiles:
-    async def test_the_three_seed_profiles_are_listed_with_the_active_one(self, api):
-        """GET /v1/profiles lists seed 003's profiles with their numbers and marks NORMAL active."""
+class TestLiveProfile:
+    async def test_the_three_seed_profiles_are_listed_with_the_global_one(self, api):
+        """GET /v1/profiles lists seed 003's profiles with their numbers and marks NORMAL."""
         # Act
         response = await api.get("/v1/profiles")
 
         # Assert
         listing = response.json()
-        by_name = {p["name"]: p for p in listing["profiles"]}
-        assert listing["active"] == "NORMAL"
+        by_name = {p["name"]: p for p in listing["modes"]}
+        assert listing["global_profile"] == "NORMAL"
         assert set(by_name) == {"AGGRESSIVE_SMALL_ACCOUNT", "NORMAL", "DEFENSIVE"}
-        assert [n for n, p in by_name.items() if p["active"]] == ["NORMAL"]
+        assert [n for n, p in by_name.items() if p["active_globally"]] == ["NORMAL"]
         assert by_name["DEFENSIVE"]["limits"]["max_leverage"] == 3.0
         assert by_name["AGGRESSIVE_SMALL_ACCOUNT"]["limits"]["position_size_cap"] == 300.0
         assert by_name["NORMAL"]["limits"]["min_confidence"] == 0.65
 
-    async def test_switching_to_defensive_refuses_what_normal_allows(self, api):
-        """The same what-if is OK under NORMAL and REJECTED for confidence after a DEFENSIVE switch."""
+    async def test_a_live_switch_to_defensive_refuses_what_normal_allows(self, api, inputs):
+        """The same what-if is OK under NORMAL and REJECTED for confidence once the live config
+        says DEFENSIVE, with the config version it came from."""
         # Arrange
         body = what_if_request(qty=5.0, confidence=0.7)
         before = (await api.post("/v1/what-if", json=body)).json()
 
         # Act
-        switched = await api.put("/v1/profiles/active", json={"profile": "DEFENSIVE"})
+        switch_global(inputs, 4, "DEFENSIVE")
         after = (await api.post("/v1/what-if", json=body)).json()
 
         # Assert
-        assert before["action_type"] == "OK"
-        assert switched.status_code == 200
-        assert switched.json()["previous"] == "NORMAL"
-        assert switched.json()["switched_at"] == NOW
-        assert (await api.get("/v1/profiles/active")).json()["profile"] == "DEFENSIVE"
+        assert (before["action_type"], before["config_version"]) == ("OK", -1)
+        assert (await api.get("/v1/profiles/active")).json()["global_profile"] == "DEFENSIVE"
         assert after["action_type"] == "REJECTED"
         assert after["reason_codes"] == ["MIN_CONFIDENCE"]
-        assert after["profile"] == "DEFENSIVE"
+        assert (after["profile"], after["config_version"]) == ("DEFENSIVE", 4)
 
-    async def test_switching_changes_the_seed_endpoint_too(self, api):
-        """After a DEFENSIVE switch, seed 000's 0.7-confidence signal is refused."""
+    async def test_a_live_switch_changes_the_seed_endpoint_too(self, api, inputs):
+        """After a live DEFENSIVE switch, seed 000's 0.7-confidence signal is refused."""
         # Arrange
         body = seed_request(confidence=0.7, drawdown=0.0)
         before = (await api.post("/assess-risk", json=body)).json()["assessment"]
 
         # Act
-        await api.put("/v1/profiles/active", json={"profile": "DEFENSIVE"})
+        switch_global(inputs, 1, "DEFENSIVE")
         response = await api.post("/assess-risk", json=body)
 
         # Assert
@@ -419,47 +433,59 @@ class TestProfiles:
         assert response.json()["assessment"]["is_approved"] is False
         assert response.headers["x-riskgate-profile"] == "DEFENSIVE"
 
-    async def test_an_unknown_profile_is_422_and_nothing_changes(self, api):
-        """Switching to an unknown profile is refused and the active profile stays."""
-        # Act
-        response = await api.put("/v1/profiles/active", json={"profile": "YOLO"})
-
-        # Assert
-        assert response.status_code == 422
-        assert "profile" in response.json()["message"]
-        assert (await api.get("/v1/profiles/active")).json()["profile"] == "NORMAL"
-
-    async def test_the_switch_is_local_to_one_app(self):
-        """A switch in one API process's state leaves another app's profile alone."""
+    async def test_a_live_global_halt_rejects_an_increase_in_a_sent_book(self, api, inputs):
+        """A what-if on a sent book still sees the live kill switch: an increase is REJECTED."""
         # Arrange
-        first = create_app(clock=lambda: NOW, settings=SETTINGS)
-        second = create_app(clock=lambda: NOW, settings=SETTINGS)
+        inputs.world.config.apply(2, "GLOBAL", None, None, None, "HALTED")
 
         # Act
-        async with client_for(first) as one, client_for(second) as two:
-            await one.put("/v1/profiles/active", json={"profile": "DEFENSIVE"})
-            other = (await two.get("/v1/profiles/active")).json()
+        result = (await api.post("/v1/what-if", json=what_if_request(qty=5.0))).json()
 
         # Assert
-        assert other["profile"] == "NORMAL"
+        assert result["action_type"] == "REJECTED"
+        assert result["reason_codes"] == ["TRADING_HALTED"]
 
-    def test_an_unknown_initial_profile_is_refused(self):
-        """The active-profile state refuses a name that is not a seed profile."""
-        # Act / Assert
-        with pytest.raises(ValueError, match="unknown risk profile"):
-            ActiveProfile("YOLO")
+    async def test_nothing_is_assessed_before_the_live_inputs_are_caught_up(self, inputs):
+        """Until the live inputs are read to their end, assessments answer 503, not a guess."""
+        # Arrange
+        inputs.ready = False
+
+        # Act
+        async with client_for(app_on(inputs)) as client:
+            what_if = await client.post("/v1/what-if", json=what_if_request())
+            seed = await client.post("/assess-risk", json=seed_request())
+
+        # Assert
+        assert (what_if.status_code, what_if.json()["error"]) == (503, "NOT_CAUGHT_UP")
+        assert seed.status_code == 503
 
 
 class TestProbes:
     async def test_health_and_ready_answer(self, api):
-        """/health reports alive and /ready reports ready with the active profile."""
+        """/health reports alive and /ready reports ready with the live profile."""
         # Act
         health = await api.get("/health")
         ready = await api.get("/ready")
 
         # Assert
         assert (health.status_code, health.json()) == (200, {"alive": True})
-        assert (ready.status_code, ready.json()) == (200, {"ready": True, "profile": "NORMAL"})
+        assert ready.status_code == 200
+        assert ready.json() == {"ready": True, "live_inputs": "caught_up", "config_version": -1,
+                                "global_profile": "NORMAL", "emergency_level": "NORMAL",
+                                "writer": "unavailable", "api_keys": "not configured"}
+
+    async def test_ready_is_false_until_the_live_inputs_are_caught_up(self, inputs):
+        """/ready answers 503 while the live inputs are still being read."""
+        # Arrange
+        inputs.ready = False
+
+        # Act
+        async with client_for(app_on(inputs)) as client:
+            ready = await client.get("/ready")
+
+        # Assert
+        assert (ready.status_code, ready.json()["ready"]) == (503, False)
+        assert ready.json()["live_inputs"] == "reading"
 
     async def test_metrics_are_prometheus_text_counting_assessments(self, api):
         """/metrics is Prometheus text, and a what-if raises the what-if assessment counter."""

@@ -1,18 +1,21 @@
-"""riskgate.api: the synchronous HTTP what-if surface (FastAPI), a thin shell over the core.
+"""riskgate.api: the HTTP API (FastAPI), a thin shell over the core and the control plane.
 
-``create_app(clock=time.time, profiles_state=None)`` builds the app; nothing happens at
-import time. The endpoints:
+``create_app(ApiParts(...))`` builds the app; nothing happens at import time, and
+``riskgate.api.wiring.real_parts`` builds the real parts for ``riskgate api``. The routes
+(docs/api.md):
 
-- ``POST /assess-risk``: seed 000's form, through ``riskgate.compat.RiskOrchestrator``;
-- ``POST /v1/what-if``: the native wire form, through ``riskgate.core.assess``;
-- ``GET /v1/profiles``, ``GET``/``PUT /v1/profiles/active``: the profile this process uses;
-- ``/health``, ``/ready``, ``/metrics``.
+- ``POST /assess-risk`` (seed 000) and ``POST /v1/what-if``, against the live config, and
+  with ``portfolio_id`` against that portfolio's live projected state;
+- seed 003's ``/api/v2/policy/risk-profile``, ``/risk-mode`` and ``/risk-modes``, and
+  ``/v1/profiles``;
+- the config writes under ``/v1/config/``: trading state, halt, re-arm, limits, approvals;
+- ``GET /v1/portfolios/{id}/risk`` and ``GET /v1/market/{ticker}``;
+- ``/health``, ``/ready`` and ``/metrics``, anonymous.
 
-The streaming workers switch profiles through the ``risk.config`` topic; a switch made here
-is local to this API process and is not published (see ``riskgate.api.profiles``).
+Every write goes through the one ``ConfigWriter`` (docs/control-plane.md) as the API key's
+name; reads need a viewer key once a keys file is configured.
 """
 
-from riskgate.api.app import create_app
-from riskgate.api.profiles import ActiveProfile
+from riskgate.api.app import ApiParts, create_app
 
-__all__ = ["ActiveProfile", "create_app"]
+__all__ = ["ApiParts", "create_app"]

@@ -1,97 +1,183 @@
-"""``create_app``: the FastAPI application of the HTTP what-if surface.
+"""``create_app``: the FastAPI application of the HTTP API (docs/api.md).
 
-Nothing happens at import time. The clock, the active-profile state and the settings are
-injected, so a test fixes time and profile and a second app never shares either.
+Nothing happens at import time. The live inputs, the portfolio store, the config writer,
+the keys, the clock and the settings are injected (``ApiParts``), so a test runs the app on
+fakes and ``riskgate api`` on the real parts (``riskgate.api.wiring``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from riskgate import __version__
 from riskgate.api import metrics
+from riskgate.api.access import Access
 from riskgate.api.assess import assessment_router
-from riskgate.api.profiles import ActiveProfile, profiles_router
-from riskgate.core import PROFILES
+from riskgate.api.auth import KeyRing, RateLimiter
+from riskgate.api.control import Control, control_router
+from riskgate.api.errors import (
+    STATUS_CODES,
+    ApiError,
+    ErrorBody,
+    documented,
+    invalid_request_body,
+)
+from riskgate.api.live import LiveView, global_profile
+from riskgate.api.policy import policy_router, profiles_router
+from riskgate.api.portfolios import PortfolioSource
+from riskgate.api.reads import reads_router
+from riskgate.api.routing import BodyLimit, MethodGuard
+from riskgate.api.schemas import MAX_BODY_BYTES
+from riskgate.control.model import ConfigWriter
 from riskgate.settings import Settings
 
 log = structlog.get_logger("riskgate.api")
+PROBES = ("/health", "/ready", "/metrics")
 
 
-def create_app(clock: Callable[[], float] = time.time,
-               profiles_state: ActiveProfile | None = None, *,
-               settings: Settings | None = None) -> FastAPI:
-    """The app; ``profiles_state`` defaults to NORMAL, ``settings`` to the environment's."""
-    state = profiles_state if profiles_state is not None else ActiveProfile()
+@dataclass
+class ApiParts:
+    """What the API reads and writes through; ``writer`` None answers every write 503."""
+
+    inputs: LiveView
+    portfolios: PortfolioSource
+    writer: ConfigWriter | None = None
+    keys: KeyRing = field(default_factory=lambda: KeyRing(None))
+    on_stop: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+
+
+class Readiness(BaseModel):
+    """The /ready body."""
+
+    ready: bool
+    live_inputs: str
+    config_version: int
+    global_profile: str
+    emergency_level: str
+    writer: str
+    api_keys: str
+
+
+def create_app(parts: ApiParts, *, settings: Settings | None = None,
+               clock: Callable[[], float] = time.time,
+               monotonic: Callable[[], float] = time.monotonic) -> FastAPI:
+    """The app on ``parts``; ``clock`` is the processing time, ``monotonic`` the rate limits'."""
     settings = settings if settings is not None else Settings()
-    app = FastAPI(
-        title="riskgate", version=__version__,
-        summary="Synchronous what-if checks against the riskgate risk core.")
-    app.state.profiles = state
-    app.include_router(assessment_router(state, clock, settings))
-    app.include_router(profiles_router(state, clock))
+    access = Access(parts.keys, RateLimiter(settings.api_write_rate_per_min, monotonic),
+                    RateLimiter(settings.api_read_rate_per_min, monotonic))
+    control = Control(parts.writer, settings.api_wait_s)
+    app = FastAPI(title="riskgate", version=__version__, lifespan=_lifespan(parts),
+                  summary="Risk what-ifs, live book reads and the authenticated control plane.")
+    app.include_router(assessment_router(parts.inputs, parts.portfolios, access, clock))
+    app.include_router(policy_router(parts.inputs, control, access))
+    app.include_router(profiles_router(parts.inputs, control, access))
+    app.include_router(control_router(control, access))
+    app.include_router(reads_router(parts.inputs, parts.portfolios, access, clock))
+    # Further routers (GET /v1/overrides) are included here.
+    _add_probes(app, parts)
+    document_errors(app)
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(Exception, _internal_error)
+    app.add_middleware(MethodGuard, routes=lambda: app.router.routes)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.middleware("http")(_count_requests)
-    _add_probes(app, state)
-    state.export_gauge()
     return app
 
 
-def _add_probes(app: FastAPI, state: ActiveProfile) -> None:
+def document_errors(app: FastAPI) -> None:
+    """Every API route declares the common error answers (the probes declare their own)."""
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path not in PROBES:
+            for code, entry in documented().items():
+                route.responses.setdefault(code, entry)
+
+
+def _lifespan(parts: ApiParts):
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await parts.inputs.start()
+        await parts.portfolios.start()
+        try:
+            yield
+        finally:
+            await parts.inputs.stop()
+            await parts.portfolios.stop()
+            for stop in parts.on_stop:
+                await stop()
+
+    return lifespan
+
+
+def _add_probes(app: FastAPI, parts: ApiParts) -> None:
     @app.get("/health", tags=["probes"])
     async def health() -> dict[str, bool]:
         """Liveness: the process answers."""
         return {"alive": True}
 
-    @app.get("/ready", tags=["probes"])
+    @app.get("/ready", tags=["probes"], response_model=Readiness,
+             responses={503: {"model": Readiness, "description": "Not caught up yet."}})
     async def ready() -> JSONResponse:
-        """Readiness: the active profile resolves to limits (the API has no other inputs)."""
-        ok = state.name in PROFILES
-        return JSONResponse({"ready": ok, "profile": state.name}, status_code=200 if ok else 503)
+        """Readiness: the live inputs have been read to their end."""
+        world, ok = parts.inputs.world, parts.inputs.caught_up()
+        body = Readiness(
+            ready=ok, live_inputs="caught_up" if ok else "reading",
+            config_version=world.config.version, global_profile=global_profile(world),
+            emergency_level=world.emergency.level.value,
+            writer="available" if parts.writer is not None else "unavailable",
+            api_keys="configured" if parts.keys.configured else "not configured")
+        return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["probes"])
+    @app.get("/metrics", tags=["probes"], response_class=PlainTextResponse, responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+              "description": "Prometheus text exposition format."}})
     async def prometheus() -> Response:
         """Prometheus text exposition of this process's registry."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-def _where(loc: Sequence[Any]) -> str:
-    path = [str(part) for part in loc]
-    return ".".join(path[1:] if path[:1] == ["body"] else path)
+def _error(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
 
 
-def validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
-    """Errors without the offending input: it may be NaN, which JSON cannot carry."""
-    return [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")),
-             "type": str(e.get("type", ""))} for e in errors]
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return _error(exc.status, ErrorBody(error=exc.error, message=exc.message), exc.headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = STATUS_CODES.get(exc.status_code, f"HTTP_{exc.status_code}")
+    return _error(exc.status_code, ErrorBody(error=code, message=str(exc.detail)),
+                  dict(exc.headers or {}))
 
 
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = validation_errors(exc.errors())
-    message = "; ".join(f"{_where(e['loc'])}: {e['msg']}" if _where(e["loc"]) else e["msg"]
-                        for e in errors)
     route = request.scope.get("route")
     metrics.INVALID.labels(getattr(route, "path", request.url.path)).inc()
-    return JSONResponse({"error": "INVALID_REQUEST", "message": message or "invalid request",
-                         "detail": errors}, status_code=422)
+    return _error(422, invalid_request_body(exc.errors()))
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     log.error("api_internal_error", path=request.url.path, error=repr(exc),
               trace_id=request.headers.get("x-trace-id"))
-    return JSONResponse({"error": "INTERNAL_ERROR",
-                         "message": "internal error; nothing was assessed or approved"},
-                        status_code=500)
+    return _error(500, ErrorBody(error="INTERNAL_ERROR",
+                                 message="internal error; nothing was assessed or published"))
 
 
 async def _count_requests(request: Request,

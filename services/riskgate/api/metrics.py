@@ -14,3 +14,8 @@ PROFILE_SWITCHES = Counter("riskgate_api_profile_switches_total",
                            "Switches of this API process's active profile", ["profile"])
 ACTIVE_PROFILE = Gauge("riskgate_api_active_profile",
                        "1 for the profile this API process assesses with", ["profile"])
+CONFIG_WRITES = Counter("riskgate_api_config_writes_total",
+                        "Config writes through the API, by route, key name and result",
+                        ["route", "principal", "result"])
+RATE_LIMITED = Counter("riskgate_api_rate_limited_total", "Requests refused with 429",
+                       ["kind"])

@@ -1,8 +1,9 @@
-"""Request and response bodies of the HTTP surface, and the one place request bodies are read.
+"""Request and response bodies of the assessment routes (POST /assess-risk, POST /v1/what-if).
 
 Requests reuse the topic contracts' strict rules (``riskgate.contracts.base.WireModel``): no
 strings for numbers, no NaN or infinity, positive prices. Bodies are validated from the raw
-JSON bytes, in pydantic's JSON mode, so RFC 3339 timestamps are accepted under strict mode.
+JSON bytes, in pydantic's JSON mode (``riskgate.api.routing.JsonBodyRoute``), so RFC 3339
+timestamps are accepted under strict mode.
 
 The API also bounds magnitudes, which the topic contracts leave open: a finite number can
 still overflow to infinity in quantity x price x multiplier x FX, or in a distance over a
@@ -14,11 +15,9 @@ maximum of 1.8e308 (docs/core.md, "Bounds at the HTTP API"). The bounds live her
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from fastapi import HTTPException, Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from riskgate.contracts.base import Fraction, Id, InputPart, WireModel
@@ -61,9 +60,6 @@ Loading = Annotated[float, Field(ge=-MAX_LOADING, le=MAX_LOADING)]
 _PRICE = f"in [{MIN_PRICE:g}, {MAX_PRICE:g}]"
 _QUANTITY = f"|x| <= {MAX_QUANTITY:g}"
 _MONEY = f"in [{MIN_PRICE:g}, {MAX_MONEY:g}]"
-
-M = TypeVar("M", bound=BaseModel)
-
 
 # --- seed 000: POST /assess-risk -------------------------------------------------------
 
@@ -161,14 +157,20 @@ class WhatIfMarket(MarketMetrics):
 
 
 class WhatIfRequest(WireModel):
-    """A proposal, the portfolio and market data as on the topics, plus optional limits."""
+    """A proposal, and either the portfolio and market data as on the topics, or the
+    ``portfolio_id`` of a live portfolio; optionally a profile and limits to try instead."""
 
     model_config = ConfigDict(extra="forbid")
 
     decision: WhatIfDecision
-    portfolio: WhatIfPortfolio
-    market: tuple[WhatIfMarket, ...] = Field((), max_length=MAX_MARKET_RECORDS)
-    profile: ProfileName | None = Field(None, description="Default: the active profile.")
+    portfolio: WhatIfPortfolio | None = Field(
+        None, description="The book to assess against; not with portfolio_id.")
+    portfolio_id: Id | None = Field(
+        None, description="Assess against this portfolio's live projected state (PostgreSQL), "
+                          "the live market data and the live limits; not with portfolio.")
+    market: tuple[WhatIfMarket, ...] = Field(
+        (), max_length=MAX_MARKET_RECORDS, description="With portfolio only.")
+    profile: ProfileName | None = Field(None, description="Default: the live config's.")
     limits: dict[str, Any] | None = Field(
         None, description="Overrides by riskgate.core.limits.Limits name, over the profile."
     )
@@ -176,9 +178,16 @@ class WhatIfRequest(WireModel):
     free_form_fields = ("limits",)
 
     def _check(self) -> None:
-        if self.decision.portfolio_id != self.portfolio.portfolio_id:
+        if (self.portfolio is None) == (self.portfolio_id is None):
             raise PydanticCustomError(
-                "value_error", "decision.portfolio_id: must equal portfolio.portfolio_id")
+                "value_error", "portfolio, portfolio_id: give exactly one of them")
+        if self.portfolio_id is not None and self.market:
+            raise PydanticCustomError(
+                "value_error", "market: not with portfolio_id (the live market data is used)")
+        book = self.portfolio_id or (self.portfolio.portfolio_id if self.portfolio else None)
+        if self.decision.portfolio_id != book:
+            raise PydanticCustomError(
+                "value_error", "decision.portfolio_id: must equal the portfolio's id")
         tickers = [m.ticker for m in self.market]
         if len(set(tickers)) != len(tickers):
             raise PydanticCustomError(
@@ -191,7 +200,10 @@ class WhatIfResponse(BaseModel):
     decision_id: str
     portfolio_id: str
     ticker: str
+    book: Literal["request", "live"] = Field(description="Whose book was assessed.")
     profile: str
+    config_version: int = Field(description="The live config version the limits come from.")
+    emergency_level: str
     action_type: str
     approved: bool
     target_position: float
@@ -203,58 +215,3 @@ class WhatIfResponse(BaseModel):
     risk_reasoning_summary: str
     max_passing_position: float | None
     details: dict[str, Any]
-
-
-# --- profiles ----------------------------------------------------------------------------
-
-
-class ProfileSwitch(WireModel):
-    """Body of PUT /v1/profiles/active."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    profile: ProfileName
-
-
-class ProfileView(BaseModel):
-    """One profile and its limits."""
-
-    name: str
-    active: bool
-    limits: dict[str, Any]
-
-
-class ProfilesResponse(BaseModel):
-    """Every profile, and the one this API process uses."""
-
-    active: str
-    scope: Literal["api-process"] = "api-process"
-    profiles: list[ProfileView]
-
-
-class ActiveProfileResponse(BaseModel):
-    """The active profile of this API process."""
-
-    profile: str
-    previous: str | None = None
-    switched_at: float | None
-    scope: Literal["api-process"] = "api-process"
-    limits: dict[str, Any]
-
-
-# --- reading a body ----------------------------------------------------------------------
-
-
-async def read_json(request: Request, model: type[M], max_bytes: int = MAX_BODY_BYTES) -> M:
-    """The request body validated as ``model``: 413 when too large, 422 when invalid."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise HTTPException(413, f"request body over {max_bytes} bytes")
-    body = await request.body()
-    if len(body) > max_bytes:
-        raise HTTPException(413, f"request body over {max_bytes} bytes")
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
-        raise RequestValidationError(errors) from None
