@@ -139,11 +139,15 @@ class WorkerService:
                                      limits=self.limits)
             if self._stopping.is_set():
                 return
-            metrics.READY.set(1)
+            # Both read at every scrape: readiness as /ready says it (halts, PostgreSQL,
+            # stopping), and the emergency level held now.
+            metrics.READY.set_function(lambda: float(self.ready()))
+            metrics.EMERGENCY_LEVEL.set_function(
+                lambda: metrics.EMERGENCY_LEVELS[self.world.emergency.level.value])
             log.info("worker_ready", group=s.group_id)
             await self.loop.run()
         finally:
-            metrics.READY.set(0)
+            metrics.READY.set_function(lambda: 0.0)
             self.reader.stop()  # type: ignore[union-attr]
             reader_task.cancel()
             watcher.cancel()
@@ -274,7 +278,6 @@ class WorkerService:
         await self._store(db.record_emergency, self.s.topics.black_swan, m.event_id, m.version, m.level.value,
                           value or b"{}")
         self.world.emergency = after
-        metrics.EMERGENCY_LEVEL.set(metrics.EMERGENCY_LEVELS[after.level.value])
         if after.level is EmergencyLevel.EMERGENCY and after.event_id != before.event_id:
             await self._derisk(self._owned_partitions())
 
