@@ -1,0 +1,1 @@
+"""Dead-letter tools: list, show and redrive what the worker refused (docs/dlq.md)."""
