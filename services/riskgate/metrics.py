@@ -45,6 +45,15 @@ SHADOW_SKIPPED = Counter("riskgate_shadow_skipped_total",
                          "Decisions without a shadow record: candidate inconsistent with the "
                          "live config, or the shadow evaluation failed", ["reason"])
 READY = Gauge("riskgate_ready", "1 when the worker is ready")
+# The control plane (docs/control-plane.md).
+CONFIG_VERSION = Gauge("riskgate_config_version", "The config version this worker has applied",
+                       ["worker"])
+ACTIVE_PROFILE = Gauge("riskgate_active_profile",
+                       "1 for the base profile each configured scope names (global always)",
+                       ["scope", "profile"])
+CONFIG_CHANGES = Counter("riskgate_config_changes_total",
+                         "Config records published by the control plane, by principal and route",
+                         ["actor", "via"])
 API_AUTH_FAILURES = Counter(
     "riskgate_api_auth_failures_total",
     "HTTP API requests refused: no key, unknown key, role too low, keys unusable", ["reason"])

@@ -73,4 +73,15 @@ class Settings(BaseSettings):
     api_tls_certfile: Path | None = Field(default=None, description="serve HTTPS with this "
                                                                      "certificate (and keyfile)")
     api_tls_keyfile: Path | None = None
+    # The control plane (docs/control-plane.md).
+    four_eyes: bool = Field(default=False, description="limit changes and re-arms need a second "
+                                                       "admin's `config approve`")
+    proposal_expiry_s: float = Field(default=3600.0, gt=0, description="a four-eyes proposal "
+                                                                       "not approved by then expires")
+    config_wait_s: float = Field(default=30.0, gt=0, description="how long `riskgate config` "
+                                                                 "waits for every live worker")
+    heartbeat_s: float = Field(default=5.0, gt=0, description="worker_status heartbeat; live = "
+                                                              "younger than 3 intervals")
+    worker_id: str | None = Field(default=None, max_length=128, description="this worker's id in "
+                                  "worker_status (default host:pid:random)")
     log_level: str = "INFO"

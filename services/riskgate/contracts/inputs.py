@@ -165,7 +165,13 @@ class MarketMetrics(InputMessage):
 
 
 class RiskConfigEvent(InputMessage):
-    """A profile, limit or trading-state change, on risk.config."""
+    """A profile, limit or trading-state change, or a re-arm, on risk.config.
+
+    A ``full_state`` record carries the whole state of its scope (profile, limits overlay,
+    trading state; an absent part is unset) and replaces it; without ``full_state`` the parts
+    present are merged in. A re-arm record names only ``rearm_event_id`` and has its own key,
+    ``rearm:<event_id>`` (docs/control-plane.md).
+    """
 
     version: Count = Field(description="Monotonic across the whole topic.")
     scope: ConfigScope
@@ -179,6 +185,15 @@ class RiskConfigEvent(InputMessage):
     )
     updated_at: AwareDatetime
     updated_by: str | None = Field(None, max_length=128)
+    reason: str | None = Field(None, max_length=1000, description="Why the change was made.")
+    full_state: bool = Field(
+        False, description="The record is the scope's whole state and replaces it.")
+    rearm_event_id: Id | None = Field(
+        None, description="Re-arm after this black swan event (GLOBAL, nothing else set).")
+    authenticated: bool = Field(
+        False, description="The writer authenticated updated_by (API key or SASL principal).")
+    approved_by: str | None = Field(
+        None, max_length=128, description="Under four-eyes, the second admin who approved it.")
 
     free_form_fields = ("limits",)
 
@@ -187,9 +202,18 @@ class RiskConfigEvent(InputMessage):
             raise _invalid("scope_id: must be absent when scope is GLOBAL")
         if self.scope is not ConfigScope.GLOBAL and self.scope_id is None:
             raise _invalid(f"scope_id: required when scope is {self.scope.value}")
+        if self.rearm_event_id is not None:
+            mixed = [name for name in ("profile", "limits", "trading_state")
+                     if getattr(self, name) is not None] + (["full_state"] if self.full_state else [])
+            if self.scope is not ConfigScope.GLOBAL or mixed:
+                raise _invalid("rearm_event_id: a re-arm is a GLOBAL record carrying nothing "
+                               f"else (got {', '.join(mixed) or self.scope.value})")
 
     def record_key(self) -> str:
-        """The Kafka key this record belongs under: ``global`` or ``<scope>:<scope_id>``."""
+        """The Kafka key this record belongs under: ``global``, ``<scope>:<scope_id>``, or
+        ``rearm:<event_id>`` for a re-arm (never a scope's key, so compaction keeps both)."""
+        if self.rearm_event_id is not None:
+            return f"rearm:{self.rearm_event_id}"
         if self.scope is ConfigScope.GLOBAL:
             return "global"
         return f"{self.scope.value.lower()}:{self.scope_id}"

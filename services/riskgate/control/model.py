@@ -7,6 +7,7 @@ and hand them to one ``ConfigWriter`` (docs/control-plane.md); nothing else writ
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -73,6 +74,10 @@ class WriteResult(BaseModel):
     previous: dict[str, Any] = Field(default_factory=dict)  # the scope's state before
     new: dict[str, Any] = Field(default_factory=dict)  # and after
     not_applied_by: list[str] = Field(default_factory=list)  # live workers, after a wait
+    applied_by: list[str] = Field(default_factory=list)  # live workers that applied, after a wait
+    waited: bool = False  # a wait was asked for (and the two lists above are its answer)
+    diff: list[str] = Field(default_factory=list)  # "name: old -> new" per changed part
+    expires_at: datetime | None = None  # a proposal's expiry
 
 
 class ConfigRefused(ValueError):
@@ -81,6 +86,20 @@ class ConfigRefused(ValueError):
 
 class VersionConflict(ValueError):
     """``if_version`` did not match the scope's current version (HTTP 409)."""
+
+
+class NotPermitted(ConfigRefused):
+    """The actor's known role is too low, or a proposer tries to approve their own change
+    (CLI exit 2, HTTP 403 if mapped, else 422 as a ConfigRefused)."""
+
+
+class UnknownChange(ConfigRefused):
+    """``approve`` names no proposal of this deployment (HTTP 404 if mapped)."""
+
+
+class ConfigTopicInvalid(RuntimeError):
+    """risk.config is missing or has more than one partition: the writer refuses to start and
+    nothing is written (CLI exit 2, HTTP 503)."""
 
 
 class ConfigWriter(Protocol):

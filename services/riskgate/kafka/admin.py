@@ -6,13 +6,29 @@ import contextlib
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from riskgate.settings import Settings
 
 #: Bounds every request, the connection included, so a dead or silent broker fails in seconds
 #: (aiokafka's default is 40 s per attempt).
 REQUEST_TIMEOUT_MS = 10_000
+
+
+class TopicLayoutError(KafkaError):
+    """An existing topic riskgate cannot use as it is laid out (one line, exit 2)."""
+
+    def __str__(self) -> str:  # KafkaError prefixes its class name, which the line has already
+        return str(self.args[0]) if self.args else type(self).__name__
+
+
+def config_topic_problem(topic: str, partitions: int) -> str | None:
+    """Why a config topic with ``partitions`` partitions cannot be used, or None. Versions are
+    allocated in PostgreSQL and must be read in order, so risk.config has exactly one."""
+    if partitions == 1:
+        return None
+    return (f"topic {topic!r} has {partitions} partitions; risk.config must have exactly 1 "
+            "(config versions are read in order): recreate it with one partition")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +55,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(t.snapshots, n, True),
         TopicSpec(t.black_swan, g, True),
         TopicSpec(t.market, g, True),
-        TopicSpec(t.config, g, True),
+        TopicSpec(t.config, 1, True),  # exactly one, whatever global_partitions says
     ]
 
 
@@ -76,9 +92,18 @@ async def create_topics(settings: Settings) -> dict[str, str]:
                         result[topic] = "exists"
                     elif code != 0:
                         raise RuntimeError(f"creating topic {topic!r} failed with error code {code}")
+        await _check_config_topic(admin, settings.topics.config)
         return result
     finally:
         await admin.close()
+
+
+async def _check_config_topic(admin: AIOKafkaAdminClient, topic: str) -> None:
+    described = await admin.describe_topics([topic])
+    parts = [p for d in described if d.get("error_code", 0) == 0 for p in d["partitions"]]
+    problem = config_topic_problem(topic, len(parts)) if parts else None
+    if problem is not None:
+        raise TopicLayoutError(problem)
 
 
 async def delete_topics(settings: Settings, names: list[str]) -> None:

@@ -37,10 +37,11 @@ def proposal(m: ProposedDecision) -> Proposal:
 
 
 def config_change(m: RiskConfigEvent) -> tuple[int, str, str | None, str | None,
-                                              dict[str, Any] | None, str | None]:
+                                              dict[str, Any] | None, str | None, bool, str | None]:
     """The arguments of ``ConfigBook.apply`` / ``trial`` for one config event."""
     return (m.version, m.scope.value, m.scope_id, m.profile.value if m.profile else None,
-            m.limits, m.trading_state.value if m.trading_state else None)
+            m.limits, m.trading_state.value if m.trading_state else None, m.full_state,
+            m.rearm_event_id)
 
 
 def emergency(m: BlackSwanState) -> tuple[EmergencyLevel, int, str, float, float]:

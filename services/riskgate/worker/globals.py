@@ -30,66 +30,103 @@ class EmergencyState:
     event_id: str | None = None
     as_of: float | None = None
     gross_cut_pct: float = 0.5
+    # While EMERGENCY is held for want of a re-arm: the engine's newer, calmer state, which
+    # takes over once a re-arm for ``event_id`` is on risk.config (``in_force``).
+    released: EmergencyState | None = None
 
 
 def next_emergency(current: EmergencyState, proposed: EmergencyState, rearm: bool) -> EmergencyState:
-    """The state after an event: older versions are ignored; leaving EMERGENCY needs ``rearm``."""
+    """The state after an event: older versions are ignored; leaving EMERGENCY needs ``rearm``
+    (the record's own flag; a re-arm on risk.config is applied by ``in_force``)."""
     if proposed.version <= current.version:
         return current
     leaving = current.level is EmergencyLevel.EMERGENCY and proposed.level is not EmergencyLevel.EMERGENCY
     if leaving and not rearm:
         # Never flap: keep EMERGENCY, but note the newer version so staleness is measured from it.
         return EmergencyState(current.level, proposed.version, current.event_id, proposed.as_of,
-                              current.gross_cut_pct)
+                              current.gross_cut_pct, released=proposed)
     return proposed
+
+
+def in_force(state: EmergencyState, rearms: frozenset[str]) -> EmergencyState:
+    """The emergency state the gate enforces: a held EMERGENCY gives way to the engine's calmer
+    state once a re-arm names its event. It depends only on the fold of the black swan records
+    and on the set of re-arms, never on the order the two topics were read in, so a restart
+    and a replay (witness: emergency and config versions) reach the same state."""
+    if state.released is not None and state.event_id in rearms:
+        return state.released
+    return state
 
 
 @dataclass(slots=True)
 class ConfigBook:
-    """Profiles, limit overrides and trading states per scope, as of ``version``."""
+    """Profiles, limit overrides, trading states and re-arms per scope, as of ``version``."""
 
     version: int = -1
     profile: dict[tuple[str, str], str] = field(default_factory=dict)  # (scope, id) -> profile
     overrides: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     states: dict[tuple[str, str], TradingState] = field(default_factory=dict)
+    rearms: frozenset[str] = frozenset()  # black swan event ids re-armed on risk.config
+    scope_versions: dict[tuple[str, str], int] = field(default_factory=dict)  # last applied
     _cache: dict[tuple[str, str], tuple[Limits, str]] = field(default_factory=dict)
     _digests: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def apply(self, version: int, scope: str, scope_id: str | None, profile: str | None,
-              limits: dict[str, Any] | None, state: str | None) -> None:
-        """Apply one config event, or raise LimitsError and leave the book unchanged."""
+              limits: dict[str, Any] | None, state: str | None, full_state: bool = False,
+              rearm_event_id: str | None = None) -> None:
+        """Apply one config event, or raise LimitsError and leave the book unchanged.
+
+        A ``full_state`` event replaces the scope's profile, overlay and trading state (an
+        absent part is unset); otherwise the parts present are merged into the scope."""
         if version <= self.version:
+            return
+        if rearm_event_id is not None:
+            self.rearms = self.rearms | {rearm_event_id}
+            self.scope_versions[("REARM", rearm_event_id)] = version
+            self.version = version
             return
         key = (scope, scope_id or "")
         if profile is not None and profile not in PROFILES:
             raise LimitsError(f"unknown profile {profile!r}")
+        new_state = TradingState(state) if state is not None else None
         trial_profile = dict(self.profile)
         trial_overrides = dict(self.overrides)
+        if full_state:
+            trial_profile.pop(key, None)
+            trial_overrides.pop(key, None)
         if profile is not None:
             trial_profile[key] = profile
         if limits is not None:
-            trial_overrides[key] = {**self.overrides.get(key, {}), **limits}
+            trial_overrides[key] = {**trial_overrides.get(key, {}), **limits}
+            if full_state and not limits:
+                del trial_overrides[key]  # an empty overlay: the scope inherits everything
         _check_all(trial_profile, trial_overrides)
         self.profile, self.overrides = trial_profile, trial_overrides
-        if state is not None:
-            self.states[key] = TradingState(state)
+        if full_state:
+            self.states.pop(key, None)
+        if new_state is not None:
+            self.states[key] = new_state
+        self.scope_versions[key] = version
         self.version = version
         self._cache.clear()
         self._digests.clear()
 
     def trial(self, version: int, scope: str, scope_id: str | None, profile: str | None,
-              limits: dict[str, Any] | None, state: str | None) -> str | None:
+              limits: dict[str, Any] | None, state: str | None, full_state: bool = False,
+              rearm_event_id: str | None = None) -> str | None:
         """Why ``apply`` would refuse this event, or None; the book is left unchanged."""
         clone = self.clone()
         try:
-            clone.apply(version, scope, scope_id, profile, limits, state)
+            clone.apply(version, scope, scope_id, profile, limits, state, full_state,
+                        rearm_event_id)
         except (LimitsError, ValueError) as exc:
             return str(exc)
         return None
 
     def clone(self) -> ConfigBook:
         """An independent copy (caches not shared)."""
-        return ConfigBook(self.version, dict(self.profile), dict(self.overrides), dict(self.states))
+        return ConfigBook(self.version, dict(self.profile), dict(self.overrides), dict(self.states),
+                          self.rearms, dict(self.scope_versions))
 
     def limits(self, portfolio_id: str, strategy_id: str) -> tuple[Limits, str]:
         """(limits, profile name) for a portfolio and strategy; the core tightens them further
@@ -150,6 +187,10 @@ class GlobalState:
     max_price_age_s: float | None = 120.0
     max_emergency_age_s: float | None = None
 
+    def emergency_in_force(self) -> EmergencyState:
+        """The emergency state enforced now (``in_force`` with this config's re-arms)."""
+        return in_force(self.emergency, self.config.rearms)
+
     def is_new_market(self, data: MarketData) -> bool:
         """Whether ``data`` is newer than the version held (an older one is ignored)."""
         old = self.market.get(data.ticker)
@@ -163,9 +204,11 @@ class GlobalState:
 
     def environment(self, portfolio_id: str, strategy_id: str, now: float) -> Environment:
         """The environment one decision is assessed in."""
-        em = self.emergency
-        limits, profile = self.config.limits(portfolio_id, strategy_id)
         c = self.config
+        em = self.emergency
+        if em.released is not None and em.event_id in c.rearms:  # in_force, inlined (hot path)
+            em = em.released
+        limits, profile = c.limits(portfolio_id, strategy_id)
         return Environment(
             now=now, limits=limits, profile=profile, config_version=c.version,
             global_state=c.state("GLOBAL"),

@@ -22,6 +22,7 @@ from riskgate.contracts.inputs import (
     PortfolioSnapshot,
     RiskConfigEvent,
 )
+from riskgate.control.model import ConfigTopicInvalid
 from riskgate.core import EmergencyLevel
 from riskgate.errors import RetryableStateError
 from riskgate.kafka.limits import OutputLimits, TopicConfigError, output_limits, read_topic_limits
@@ -32,6 +33,7 @@ from riskgate.store.migrate import migrate
 from riskgate.worker import codec
 from riskgate.worker.app import DecisionLoop
 from riskgate.worker.batch import BatchCommitter
+from riskgate.worker.control import check_config_topic, show_profiles
 from riskgate.worker.emergency import issue_forced_derisk
 from riskgate.worker.globals import EmergencyState, GlobalState, next_emergency
 from riskgate.worker.handler import DecisionHandler
@@ -39,6 +41,7 @@ from riskgate.worker.health import HealthServer
 from riskgate.worker.inputs import CompactedReader
 from riskgate.worker.lifecycle import Backoff, install_signal_handlers
 from riskgate.worker.shadow import Shadow, ShadowConfigError, shadow_for
+from riskgate.worker.status import StatusReporter
 
 log = structlog.get_logger("riskgate.service")
 _DB_FAULTS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
@@ -66,6 +69,7 @@ class WorkerService:
         self.limits: OutputLimits | None = None
         self._producer: AIOKafkaProducer | None = None
         self.shadow: Shadow | None = None
+        self.status: StatusReporter | None = None
         self._stopping = asyncio.Event()
         self._db_ok = True
         self._emitted: set[str] = set()  # forced de-risk commands this process wrote
@@ -123,13 +127,21 @@ class WorkerService:
             await self._retry("migrations", self._migrate)
             self.limits = await self._retry("output topic limits", self._read_limits)
             self._producer = await self._retry("producer", self._start_producer)
+            await self._retry("config topic", lambda: check_config_topic(s))
             self.reader = await self._retry("compacted inputs", self._start_reader)
         except _StopRequested as stop:
             log.info("worker_stopped_during_startup", step=str(stop))
             await self._close_partial_startup(health)
             return
+        except ConfigTopicInvalid as exc:  # a deployment to fix: one line, exit 2
+            await self._close_partial_startup(health)
+            print(f"riskgate worker: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
+        self.status = StatusReporter(s, self.pool, lambda: self.world.config.version,
+                                     self._owned_partitions)
         reader_task = asyncio.create_task(self.reader.run(), name="compacted-reader")
         watcher = asyncio.create_task(self._watch_database(), name="database-watch")
+        reporter = asyncio.create_task(self.status.run(), name="worker-status")
         try:
             await self._wait_caught_up(reader_task)
             committer = BatchCommitter(self.pool, DecisionHandler(
@@ -143,7 +155,7 @@ class WorkerService:
             # stopping), and the emergency level held now.
             metrics.READY.set_function(lambda: float(self.ready()))
             metrics.EMERGENCY_LEVEL.set_function(
-                lambda: metrics.EMERGENCY_LEVELS[self.world.emergency.level.value])
+                lambda: metrics.EMERGENCY_LEVELS[self.world.emergency_in_force().level.value])
             log.info("worker_ready", group=s.group_id)
             await self.loop.run()
         finally:
@@ -151,7 +163,8 @@ class WorkerService:
             self.reader.stop()  # type: ignore[union-attr]
             reader_task.cancel()
             watcher.cancel()
-            await asyncio.gather(reader_task, watcher, return_exceptions=True)
+            self.status.stop()  # removes this worker's row on the way out
+            await asyncio.gather(reader_task, watcher, reporter, return_exceptions=True)
             await self._producer.stop()
             await health.stop()
             await self.pool.close()
@@ -260,7 +273,15 @@ class WorkerService:
             log.error("config_refused", version=message.version, error=error,
                       in_force=self.world.config.version)
             return
+        before = self.world.emergency_in_force()
         self.world.config.apply(*change)
+        show_profiles(self.world.config.profile)
+        if self.status is not None:
+            self.status.poke()
+        after = self.world.emergency_in_force()
+        if after is not before:
+            log.warning("emergency_rearmed", event_id=before.event_id, level=after.level.value,
+                        config_version=message.version)
 
     async def _on_snapshot(self, key: bytes | None, value: bytes | None) -> None:
         f = codec.snapshot(decode(PortfolioSnapshot, value, max_bytes=self.s.max_message_bytes))
@@ -272,21 +293,24 @@ class WorkerService:
         m = decode(BlackSwanState, value, max_bytes=self.s.max_message_bytes)
         if m.scope != "global":
             return
-        before = self.world.emergency
+        before = self.world.emergency_in_force()
         proposed = EmergencyState(*codec.emergency(m))
-        after = next_emergency(before, proposed, m.rearm)
+        held = next_emergency(self.world.emergency, proposed, m.rearm)
         await self._store(db.record_emergency, self.s.topics.black_swan, m.event_id, m.version, m.level.value,
                           value or b"{}")
-        self.world.emergency = after
+        self.world.emergency = held
+        after = self.world.emergency_in_force()  # a re-arm on risk.config may release it
         if after.level is EmergencyLevel.EMERGENCY and after.event_id != before.event_id:
             await self._derisk(self._owned_partitions())
 
     async def _on_assigned(self, partitions: set[int]) -> None:
-        if self.world.emergency.level is EmergencyLevel.EMERGENCY and partitions:
+        if self.status is not None:
+            self.status.poke()
+        if self.world.emergency_in_force().level is EmergencyLevel.EMERGENCY and partitions:
             await self._derisk(partitions)
 
     async def _derisk(self, partitions: set[int]) -> None:
-        em = self.world.emergency
+        em = self.world.emergency_in_force()
         if not partitions or self.pool is None or self._producer is None or em.event_id is None:
             return
         await issue_forced_derisk(self.pool, self._producer, self.s.topics.proposed,
