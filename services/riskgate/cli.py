@@ -9,6 +9,7 @@ import typer
 
 from riskgate.admin_errors import Endpoint, run_admin, with_database
 from riskgate.cli_audit import prune
+from riskgate.cli_config import config_app
 from riskgate.cli_dlq import dlq_app
 from riskgate.cli_partitions import partitions_app
 from riskgate.cli_replay import replay
@@ -24,6 +25,7 @@ app.add_typer(audit_app, name="audit")
 audit_app.command("prune")(prune)
 app.add_typer(partitions_app, name="partitions")
 app.add_typer(shadow_app, name="shadow")
+app.add_typer(config_app, name="config")
 app.add_typer(dlq_app, name="dlq")
 app.command("replay")(replay)
 app.command("stats")(stats)
