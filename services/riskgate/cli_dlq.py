@@ -60,8 +60,8 @@ def dlq_list(since: SinceOption = None, error_code: CodeOption = None,
     typer.echo(LIST_HEADER)
     for letter in letters:
         typer.echo(list_line(letter))
-    typer.echo(f"{len(letters)}{'+' if more else ''} dead letters of {settings.topics.proposed}"
-               + (f" (more: raise --limit {limit})" if more else ""))
+    typer.echo(f"{_letters(len(letters))} of {settings.topics.proposed}"
+               + (f" shown; there are more (raise --limit {limit})" if more else ""))
 
 
 @dlq_app.command("show")
@@ -171,8 +171,9 @@ def dlq_redrive(
 
 def _say_plan(settings: Settings, selection, predictions, lines: list[str]) -> None:
     """The up-front summary, then one line per record (the first 50)."""
-    filters = ", ".join(f"{k}={v}" for k, v in selection.as_dict().items() if v) or "all"
-    typer.echo(f"{len(predictions)} dead letters of {settings.topics.proposed} selected ({filters})")
+    filters = ", ".join(f"{k}={','.join(v) if isinstance(v, list) else v}"
+                        for k, v in selection.as_dict().items() if v) or "all"
+    typer.echo(f"{_letters(len(predictions))} of {settings.topics.proposed} selected ({filters})")
     for line in lines:
         typer.echo(line)
     for p in predictions[:50]:
@@ -180,6 +181,10 @@ def _say_plan(settings: Settings, selection, predictions, lines: list[str]) -> N
                    f"{p.expect.value:<11} {p.detail}")
     if len(predictions) > 50:
         typer.echo(f"  ... and {len(predictions) - 50} more")
+
+
+def _letters(n: int) -> str:
+    return f"{n} dead letter" + ("" if n == 1 else "s")
 
 
 def _record(text: str, command: str) -> tuple[int, int]:

@@ -11,7 +11,7 @@ import orjson
 from riskgate.dlq.plan import Prediction
 from riskgate.store.dlq import StoredDeadLetter
 
-PREVIEW_BYTES = 400
+PREVIEW_BYTES = 240
 
 
 def printable(raw: bytes | None, limit: int = PREVIEW_BYTES) -> str:
