@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bench.replay import replay_goals, replay_table
 from bench.shadow import shadow_table
 
 
@@ -49,6 +50,7 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
         allowed = math.log(hi["positions"]) / math.log(max(lo["positions"], 2))
         goal(f"µs grows no faster than log(positions) ({lo['positions']} -> {hi['positions']}: "
              f"ratio <= {allowed:.1f})", hi["chain_us"] / lo["chain_us"], allowed, False)
+    out += replay_goals(results.get("replay", {}))
     return out
 
 
@@ -64,6 +66,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += _growth_tables(results.get("growth", {}), results.get("scale", {}))
     lines += _profile_table(results.get("profile", {}))
     lines += shadow_table(results.get("shadow", {}))
+    lines += replay_table(results.get("replay", {}))
     lines += ["## Goals", "", "| goal | measured | met | |", "|---|---|---|---|"]
     for g in results.get("goals", []):
         met = {True: "yes", False: "**no**", None: "n/a"}[g["met"]]

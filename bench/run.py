@@ -5,7 +5,8 @@ Needs the local broker and database (``make infra-up``; started here if they are
 Nothing here asserts on time. Sizes are flags, or ``BENCH_<FLAG>`` environment variables:
 
     python -m bench.run [--rounds 3] [--decisions 40000] [--paced-seconds 5]
-                        [--sections core growth e2e scale profile shadow] [--quick]
+                        [--sections core growth e2e scale profile shadow replay] [--quick]
+                        [--replay-decisions 20000] [--keep]
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import e2e, profile, report, sections, shadow
+from bench import e2e, profile, replay, report, sections, shadow
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-ALL_SECTIONS = ("core", "growth", "e2e", "scale", "profile", "shadow")
+ALL_SECTIONS = ("core", "growth", "e2e", "scale", "profile", "shadow", "replay")
 
 
 def _arg(parser: argparse.ArgumentParser, flag: str, kind: type, default: Any, help: str) -> None:
@@ -43,6 +44,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     _arg(parser, "paced-seconds", float, 5.0, "seconds per paced load level")
     _arg(parser, "portfolios", int, 64, "portfolios in the end-to-end runs")
     _arg(parser, "partitions", int, 8, "partitions of the end-to-end comparison")
+    _arg(parser, "replay-decisions", int, 20_000, "decisions seeded for the replay section")
+    parser.add_argument("--keep", action="store_true", help="keep the replay's scratch database")
     parser.add_argument("--sections", nargs="+", choices=ALL_SECTIONS,
                         default=os.environ.get("BENCH_SECTIONS", " ".join(ALL_SECTIONS)).split())
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the plumbing")
@@ -121,6 +124,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         results["profile"] = await profile.profile_worker(plan, plan.log_dir)
     if "shadow" in args.sections:
         results["shadow"] = await shadow.on_vs_off(plan, log)
+        write(results, args.out)
+    if "replay" in args.sections:
+        _ensure_infra()
+        results["replay"] = await replay.section(replay.Plan(
+            args.replay_decisions, args.portfolios, args.rounds, args.keep,
+            args.out / "replay-profile.txt"), log)
         write(results, args.out)
     results["meta"]["finished"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     write(results, args.out)
