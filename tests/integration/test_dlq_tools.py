@@ -13,12 +13,14 @@ import json
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 
 import asyncpg
 import orjson
 import pytest
 from confluent_kafka import Consumer
 
+from riskgate.settings import Settings, Topics
 from tests.integration.test_pipe import seed_world
 from tests.integration.test_poison_sizes import create_small_dlq
 from tests.support import builders as b
@@ -149,80 +151,138 @@ class TestListAndShow:
         assert rc_usage == 2 and usage.count("\n") == 1
 
 
+@dataclass
+class RedriveRun:
+    """What one redrive scenario printed, published and stored."""
+
+    s: Settings
+    unique: str
+    values: dict[str, bytes]
+    letters: dict[str, dict]  # dlq list --json before any redrive, by sha256
+    dry: tuple[int, str, str]  # --all --dry-run
+    kafka_down: tuple[int, str, str]
+    no_reason: tuple[int, str, str]
+    recorded_before: tuple[list, list]  # dlq_redrives rows after the dry and failed runs
+    first: tuple[int, str, str]  # --all, as alice
+    second: tuple[int, str, str]  # the decided record again, as bob
+    actions: list[tuple[bytes | None, dict]]
+    targets: list[tuple[bytes | None, dict]]
+    dead: list[tuple[bytes | None, dict]]
+    runs: list[asyncpg.Record]
+    rows: list[asyncpg.Record]
+    redriven: list  # read by confluent-kafka
+    relisted: dict[str, dict]  # dlq list --json at the end
+
+    def decided(self, name: str) -> list[str]:
+        return [a["action_type"] for _, a in self.actions
+                if a["decision_id"] == f"D{self.unique}-{name}"]
+
+
+@pytest.fixture(scope="module")
+async def redrive_run(infra: Settings) -> RedriveRun:
+    """Dead-letter the records on a small-limit worker; redrive them all to a default-limit
+    worker, then the decided one again; a dry run and two failing runs first."""
+    unique = uuid.uuid4().hex[:10]
+    names = {field: f"t{unique}.{default}" for field, default in Topics().model_dump().items()}
+    s = infra.model_copy(update={"topics": Topics(**names), "group_id": f"g{unique}",
+                                 "transactional_id_prefix": f"x{unique}", "partitions": 4,
+                                 "http_port": 0, "batch_timeout_ms": 20})
+    now, p = time.time(), f"P{unique}"
+    await create_small_dlq(s)
+    async with topics(s):
+        values = await dead_letter_them(s, unique, p, now)
+        letters = listed((await riskgate(s, "dlq", "list", "--json"))[1])
+        big = letters[sha(values["big"])]
+        dry = await riskgate(s, "dlq", "redrive", "--all", "--dry-run", "--reason", "limit raised")
+        down = await riskgate(s, "dlq", "redrive", "--all", "--reason", "x",
+                              RISKGATE_BOOTSTRAP_SERVERS="127.0.0.1:1")
+        no_reason = await riskgate(s, "dlq", "redrive", "--all")
+        recorded_before = await redrives(s)
+        first = await riskgate(s, "dlq", "redrive", "--all", "--reason", "limit raised",
+                               "--as", "alice")
+        assert first[0] == 0, first[2]
+        async with running_worker(s):
+            await collect(s, s.topics.actions, 3)  # ok, then big and old
+            second = await riskgate(s, "dlq", "redrive", "--record",
+                                    f"{big['partition']}:{big['offset']}", "--reason",
+                                    "once more", "--as", "bob")
+            actions = await collect(s, s.topics.actions, 4, settle_s=2.0)
+            targets = await collect(s, s.topics.targets, 3, settle_s=2.0)
+            dead = await collect(s, s.topics.dlq, 6)
+        runs, rows = await redrives(s)
+        redriven = await asyncio.to_thread(read_redriven, s, 5)
+        relisted = listed((await riskgate(s, "dlq", "list", "--json"))[1])
+    return RedriveRun(s, unique, values, letters, dry, down, no_reason, recorded_before, first,
+                      second, actions, targets, dead, runs, rows, redriven, relisted)
+
+
+@pytest.mark.timeout(400)
 class TestRedrive:
-    @pytest.mark.timeout(400)
-    async def test_redrive_decides_once_says_what_comes_back_and_is_recorded(
-            self, test_settings, unique):
-        """Redriven to a default-limit worker, the valid decision is decided once and redriving it
-        again gives a DUPLICATE, never a second target; the command said up front which come
-        back EXPIRED or dead-letter again; the redrive is recorded; headers name the source."""
-        s, now, p = test_settings, time.time(), f"P{unique}"
-        await create_small_dlq(s)
-        async with topics(s):
-            values = await dead_letter_them(s, unique, p, now)
-            letters = listed((await riskgate(s, "dlq", "list", "--json"))[1])
-            big = letters[sha(values["big"])]
-            big_at = f"{big['partition']}:{big['offset']}"
-            rc_dry, dry, _ = await riskgate(s, "dlq", "redrive", "--all", "--dry-run",
-                                            "--reason", "limit raised")
-            rc_down, _, down = await riskgate(s, "dlq", "redrive", "--all", "--reason", "x",
-                                              RISKGATE_BOOTSTRAP_SERVERS="127.0.0.1:1")
-            rc_none, _, _ = await riskgate(s, "dlq", "redrive", "--all")  # no --reason
-            after_dry = await redrives(s)
-            rc, first, err = await riskgate(s, "dlq", "redrive", "--all", "--reason",
-                                            "limit raised", "--as", "alice")
-            assert rc == 0, err
-            async with running_worker(s):
-                actions = await collect(s, s.topics.actions, 3)  # ok, then big and old
-                rc2, second, err2 = await riskgate(s, "dlq", "redrive", "--record", big_at,
-                                                   "--reason", "once more", "--as", "bob")
-                actions = await collect(s, s.topics.actions, 4, settle_s=2.0)
-                targets = await collect(s, s.topics.targets, 3, settle_s=2.0)
-                dead = await collect(s, s.topics.dlq, 6)
-            runs, rows = await redrives(s)
-            redriven = await asyncio.to_thread(read_redriven, s, 5)
-            relisted = listed((await riskgate(s, "dlq", "list", "--json"))[1])
-        # Up front: what the worker will make of each.
-        assert rc_dry == 0
+    async def test_the_command_says_up_front_what_will_come_back(self, redrive_run):
+        """Before publishing, the counts: one decided, one EXPIRED, two dead-lettered again."""
+        rc, dry, _ = redrive_run.dry
+        assert rc == 0
         for line in ("DECIDED          1", "DUPLICATE        0", "EXPIRED          1",
                      "DEAD_LETTER      2  still invalid: dead-lettered again (OVERSIZE 1, "
                      "SCHEMA_INVALID 1)"):
-            assert line in dry, dry
+            assert line in dry and line in redrive_run.first[1], dry
         assert "dry run: nothing published, nothing recorded" in dry
-        assert after_dry == ([], [])  # neither the dry run nor the failed runs recorded anything
-        assert rc_down == 3 and down.startswith("riskgate dlq redrive: cannot reach Kafka at "
-                                                "127.0.0.1:1") and down.count("\n") == 1
-        assert rc_none == 2
-        assert "4 of 4 published" in first and "EXPIRED          1" in first
-        assert rc2 == 0, err2
-        assert "DUPLICATE        1" in second and "1 of them redriven before" in second
-        # The worker: decided once, EXPIRED, then DUPLICATE; still-invalid ones dead-lettered again.
-        by_decision: dict[str, list[str]] = {}
-        for _, a in actions:
-            by_decision.setdefault(a["decision_id"], []).append(a["action_type"])
-        assert by_decision[f"D{unique}-big"][0] in {"OK", "CAPPED", "SCALED_DOWN"}
-        assert by_decision[f"D{unique}-big"][1:] == ["DUPLICATE"]
-        assert by_decision[f"D{unique}-old"] == ["EXPIRED"]
-        assert [t["decision_id"] for _, t in targets].count(f"D{unique}-big") == 1
-        assert len(dead) == 6
-        again = [d for d in relisted.values() if d["redrive_of"]]
+        assert "4 of 4 published" in redrive_run.first[1]
+        assert "DUPLICATE        1" in redrive_run.second[1]
+        assert "1 of them redriven before" in redrive_run.second[1]
+
+    async def test_a_dry_run_and_failing_runs_record_and_publish_nothing(self, redrive_run):
+        """A dry run, Kafka unreachable (one line, exit 3) and no reason (exit 2) leave no record."""
+        rc, _, err = redrive_run.kafka_down
+        assert rc == 3 and err.count("\n") == 1
+        assert err.startswith("riskgate dlq redrive: cannot reach Kafka at 127.0.0.1:1")
+        assert redrive_run.no_reason[0] == 2
+        assert redrive_run.recorded_before == ([], [])
+
+    async def test_a_redriven_decision_is_decided_once_and_again_is_a_duplicate(self, redrive_run):
+        """The valid decision is decided once; redriven again it is a DUPLICATE, never a second
+        target; the old one comes back EXPIRED."""
+        run = redrive_run
+        assert run.decided("big")[0] in {"OK", "CAPPED", "SCALED_DOWN"}
+        assert run.decided("big")[1:] == ["DUPLICATE"]
+        assert run.decided("old") == ["EXPIRED"]
+        assert [t["decision_id"] for _, t in run.targets].count(f"D{run.unique}-big") == 1
+
+    async def test_a_record_still_invalid_is_dead_lettered_again_with_its_full_bytes(
+            self, redrive_run):
+        """The schema-invalid and the too-large one are dead-lettered again, as redrives of the
+        first dead letters, the large one with all its bytes although its envelope was cut."""
+        run = redrive_run
+        assert len(run.dead) == 6
+        again = [d for d in run.relisted.values() if d["redrive_of"]]
         assert sorted(d["error_code"] for d in again) == ["OVERSIZE", "SCHEMA_INVALID"]
-        assert relisted[sha(values["huge"])]["value_length"] == len(values["huge"])
-        assert relisted[sha(values["big"])]["redriven"] == 2
-        # Recorded: who, when, why, which offsets.
-        assert [(r["requested_by"], r["reason"], r["status"], r["record_count"]) for r in runs] == [
-            ("alice", "limit raised", "PUBLISHED", 4), ("bob", "once more", "PUBLISHED", 1)]
-        assert not any(r["authenticated"] for r in runs)
-        assert orjson.loads(runs[0]["expected"]) == {"DECIDED": 1, "EXPIRED": 1, "DEAD_LETTER": 2}
-        assert len(rows) == 5
-        # The outside client: full original bytes, original key, same partition, headers.
-        assert len(redriven) == 5
-        published = {(r["published_partition"], r["published_offset"]) for r in rows}
-        for partition, offset, key, value, headers in redriven:
+        assert run.relisted[sha(run.values["huge"])]["value_length"] == len(run.values["huge"])
+        assert run.relisted[sha(run.values["big"])]["redriven"] == 2
+
+    async def test_every_redrive_is_recorded_with_who_why_and_which_offsets(self, redrive_run):
+        """dlq_redrives: who, why, status, count and the prediction; one record row per offset."""
+        run = redrive_run
+        assert [(r["requested_by"], r["reason"], r["status"], r["record_count"])
+                for r in run.runs] == [("alice", "limit raised", "PUBLISHED", 4),
+                                       ("bob", "once more", "PUBLISHED", 1)]
+        assert not any(r["authenticated"] for r in run.runs)
+        assert all(r["finished_at"] >= r["started_at"] for r in run.runs)
+        assert orjson.loads(run.runs[0]["expected"]) == {"DECIDED": 1, "EXPIRED": 1,
+                                                         "DEAD_LETTER": 2}
+        assert len(run.rows) == 5
+
+    async def test_an_outside_client_reads_the_original_bytes_key_partition_and_headers(
+            self, redrive_run):
+        """confluent-kafka reads each redriven record: the full original bytes and key, on the
+        dead letter's partition, with headers naming it and the redrive."""
+        run = redrive_run
+        assert len(run.redriven) == 5
+        published = {(r["published_partition"], r["published_offset"]) for r in run.rows}
+        for partition, offset, key, value, headers in run.redriven:
             topic, part, off = headers["riskgate-redrive-of"].decode().rsplit(":", 2)
-            assert topic == s.topics.proposed and key == p.encode()
-            source = letters[sha(value)]  # the full bytes: their digest is the dead letter's
+            assert topic == run.s.topics.proposed and key == f"P{run.unique}".encode()
+            source = run.letters[sha(value)]  # the full bytes: their digest is the dead letter's
             assert int(part) == source["partition"] == partition and int(off) == source["offset"]
             assert (partition, offset) in published
-            assert headers["riskgate-redrive-id"].decode() in {str(r["redrive_id"]) for r in runs}
-        assert sum(1 for x in redriven if x[3] == values["big"]) == 2
+            assert headers["riskgate-redrive-id"].decode() in {str(r["redrive_id"]) for r in run.runs}
+        assert sum(1 for x in run.redriven if x[3] == run.values["big"]) == 2
