@@ -17,7 +17,6 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -100,11 +99,25 @@ def create_app(parts: ApiParts, *, settings: Settings | None = None,
 
 
 def document_errors(app: FastAPI) -> None:
-    """Every API route declares the common error answers (the probes declare their own)."""
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.path not in PROBES:
-            for code, entry in documented().items():
-                route.responses.setdefault(code, entry)
+    """Every API operation in the OpenAPI document declares the common error answers, also
+    those of routers that did not list them (the probes declare their own)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+                "ErrorBody", ErrorBody.model_json_schema())
+            for path, operations in schema["paths"].items():
+                for operation in operations.values() if path not in PROBES else ():
+                    for code, entry in documented().items():
+                        operation["responses"].setdefault(str(code), {
+                            "description": entry["description"], "content": {
+                                "application/json": {"schema": {
+                                    "$ref": "#/components/schemas/ErrorBody"}}}})
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _lifespan(parts: ApiParts):

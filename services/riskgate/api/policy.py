@@ -55,6 +55,21 @@ def scope_states(book: ConfigBook) -> list[ScopeState]:
                        limits_overlay=dict(book.overrides.get(k, {}))) for k in keys]
 
 
+def profile_view(world: GlobalState, portfolio: str | None = None,
+                 strategy: str | None = None) -> RiskProfileResponse:
+    """Every scope's profile; with a portfolio or strategy, the profile and limits in effect."""
+    book = world.config
+    effective = None
+    if portfolio is not None or strategy is not None:
+        limits, name = book.limits(portfolio or "", strategy or "")
+        effective = EffectiveProfile(portfolio_id=portfolio or "", strategy_id=strategy or "",
+                                     profile=name, limits=limits.as_dict())
+    return RiskProfileResponse(
+        config_version=book.version, default_profile=DEFAULT_PROFILE,
+        global_profile=global_profile(world), emergency_level=world.emergency.level.value,
+        scopes=scope_states(book), effective=effective)
+
+
 def risk_modes(world: GlobalState) -> RiskModesResponse:
     active = global_profile(world)
     return RiskModesResponse(global_profile=active, modes=[
@@ -75,17 +90,7 @@ def policy_router(inputs: LiveView, control: Control, access: Access) -> APIRout
             strategy: Annotated[Id | None, Query(description="... and strategy.")] = None,
     ) -> RiskProfileResponse:
         """The active profile per scope, and the effective one for a portfolio/strategy."""
-        world = live_world(inputs)
-        book = world.config
-        effective = None
-        if portfolio is not None or strategy is not None:
-            limits, name = book.limits(portfolio or "", strategy or "")
-            effective = EffectiveProfile(portfolio_id=portfolio or "", strategy_id=strategy or "",
-                                         profile=name, limits=limits.as_dict())
-        return RiskProfileResponse(
-            config_version=book.version, default_profile=DEFAULT_PROFILE,
-            global_profile=global_profile(world), emergency_level=world.emergency.level.value,
-            scopes=scope_states(book), effective=effective)
+        return profile_view(live_world(inputs), portfolio, strategy)
 
     @router.get("/risk-modes", response_model=RiskModesResponse, responses=documented())
     async def modes(_key: Annotated[ApiKey | None, Depends(reader)]) -> RiskModesResponse:
@@ -109,11 +114,7 @@ def profiles_router(inputs: LiveView, control: Control, access: Access) -> APIRo
     @router.get("/active", response_model=RiskProfileResponse, responses=documented())
     async def get_active(_key: Annotated[ApiKey | None, Depends(reader)]) -> RiskProfileResponse:
         """The live config's profiles (as GET /api/v2/policy/risk-profile)."""
-        world = live_world(inputs)
-        return RiskProfileResponse(
-            config_version=world.config.version, default_profile=DEFAULT_PROFILE,
-            global_profile=global_profile(world), emergency_level=world.emergency.level.value,
-            scopes=scope_states(world.config))
+        return profile_view(live_world(inputs))
 
     @router.put("/active", response_model=WriteResponse, status_code=202,
                 responses={**documented(409), **WRITTEN})

@@ -84,6 +84,9 @@ class BodyLimit:
             await _send_error(send, 413, too_large)
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
 class MethodGuard:
     """``OPTIONS`` and 405 with an ``Allow`` header naming every method of the path."""
 
@@ -92,12 +95,12 @@ class MethodGuard:
         self.routes = routes
 
     def allowed(self, scope: Scope) -> set[str]:
-        methods: set[str] = set()
-        for route in self.routes():
-            match, _ = route.matches(scope)
-            if match is not Match.NONE and getattr(route, "methods", None):
-                methods |= set(route.methods)
-        return methods
+        """The methods some route fully matches on this path (asked per method, so routers
+        included as one route answer for all of theirs)."""
+        routes = self.routes()
+        return {method for method in _METHODS
+                if any(route.matches({**scope, "method": method})[0] is Match.FULL
+                       for route in routes)}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -118,10 +121,13 @@ class MethodGuard:
                                                 f"{', '.join(sorted(allowed))}"), allow)
 
 
+_INVALID = object()  # what the body is for FastAPI when JSON-mode validation failed
+
+
 class _ValidatedBody(Request):
     """The request with its body already read and validated, for FastAPI's handler."""
 
-    def __init__(self, request: Request, raw: bytes, value: BaseModel) -> None:
+    def __init__(self, request: Request, raw: bytes, value: object) -> None:
         super().__init__(request.scope, request.receive)
         self._raw = raw
         self._value = value
@@ -153,11 +159,18 @@ class JsonBodyRoute(APIRoute):
             if not raw or not _is_json(request):
                 return await handler(request)  # FastAPI answers the missing or foreign body
             try:
-                value = model.model_validate_json(raw)
+                value, errors = model.model_validate_json(raw), None
             except ValidationError as exc:
-                raise RequestValidationError(
-                    [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
-                ) from None
-            return await handler(_ValidatedBody(request, raw, value))
+                # Not raised yet: the route's dependencies (authentication first) run before
+                # FastAPI validates the body, so an anonymous caller learns nothing from it.
+                value = _INVALID
+                errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+            try:
+                return await handler(_ValidatedBody(request, raw, value))
+            except RequestValidationError as exc:
+                if errors is None:
+                    raise
+                others = [e for e in exc.errors() if tuple(e.get("loc", ()))[:1] != ("body",)]
+                raise RequestValidationError(others + errors) from None
 
         return validated
