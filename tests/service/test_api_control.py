@@ -3,6 +3,7 @@ refusal publishing nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from typing import Any
@@ -15,6 +16,8 @@ from prometheus_client import REGISTRY
 from riskgate.api import ApiParts, create_app
 from riskgate.api.auth import KeyRing, hash_key
 from riskgate.api.live import world_for
+from riskgate.api.writer import StartedWriter
+from riskgate.control.model import ConfigTopicInvalid, NotPermitted, UnknownChange
 from riskgate.settings import Settings
 from tests.support.api_fakes import (
     KEYS,
@@ -321,6 +324,18 @@ class TestWrites:
         assert response.json()["not_applied_by"] == ["w-2"]
         assert "w-2" in response.json()["message"]
 
+    async def test_a_wait_with_no_live_worker_confirms_nothing(self, tmp_path):
+        """With no live worker to report, a wait is 202: nothing has confirmed the version."""
+        # Arrange
+        api = Api(tmp_path, writer=FakeWriter(live=[]))
+
+        # Act
+        response = await api.write(0, bearer("operator"), wait="true")
+
+        # Assert
+        assert (response.status_code, response.json()["applied"]) == (202, False)
+        assert "no live worker" in response.json()["message"]
+
     async def test_a_version_conflict_is_409(self, tmp_path):
         """The writer's VersionConflict is 409 with its message."""
         # Arrange
@@ -415,3 +430,96 @@ class TestWrites:
         assert (approved.status_code, approved.json()["status"]) == (202, "published")
         assert api.writer.approved[0][:2][0] == change_id
         assert api.writer.approved[0][1].name == "admin2"
+
+
+class RefusingWriter(FakeWriter):
+    """A writer that refuses the way the real one does for a role or an unknown change."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    async def approve(self, change_id, actor, *, wait_s=None):
+        raise self.error
+
+
+class TestWriterRefusals:
+    @pytest.mark.parametrize(("error", "status", "code"), [
+        (NotPermitted("admin proposed C1; a second admin must approve it"), 403, "NOT_PERMITTED"),
+        (UnknownChange("no proposal 'C9'"), 404, "UNKNOWN_CHANGE"),
+    ], ids=["own-proposal", "unknown-change"])
+    async def test_the_writers_own_refusals_keep_their_meaning(self, tmp_path, error, status,
+                                                                code):
+        """Approving one's own proposal is 403 and approving an unknown one 404."""
+        # Arrange
+        api = Api(tmp_path, writer=RefusingWriter(error))
+
+        # Act
+        response = await api.write(6, bearer("admin"))
+
+        # Assert
+        assert (response.status_code, response.json()["error"]) == (status, code)
+        assert str(error) in response.json()["message"]
+
+
+class StubRealWriter(FakeWriter):
+    """Stands for control.writer.ConfigWriter: ``start`` fails with ``failure`` if set."""
+
+    def __init__(self, failure: Exception | None = None, fail_on_submit: Exception | None = None):
+        super().__init__()
+        self.failure = failure
+        self.fail_on_submit = fail_on_submit
+
+    async def start(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    async def close(self) -> None:
+        return None
+
+    async def submit(self, change, actor, *, wait_s=None):
+        if self.fail_on_submit is not None:
+            raise self.fail_on_submit
+        return await super().submit(change, actor, wait_s=wait_s)
+
+
+class TestStartedWriter:
+    async def test_until_the_writer_has_started_writes_are_503_saying_why(self, tmp_path):
+        """A writer that cannot start (risk.config has 3 partitions) makes every write 503
+        naming the reason, and /ready says so; nothing is submitted."""
+        # Arrange
+        stub = StubRealWriter(ConfigTopicInvalid("risk.config has 3 partitions, not 1"))
+        started = StartedWriter(stub)
+        api = Api(tmp_path, writer=started)
+        await started.start()
+        await asyncio.sleep(0.05)
+
+        # Act
+        response = await api.write(0, bearer("operator"))
+        ready = (await api.client.get("/ready")).json()
+        await started.stop()
+
+        # Assert
+        assert (response.status_code, response.json()["error"]) == (503, "WRITER_UNAVAILABLE")
+        assert "3 partitions" in response.json()["message"]
+        assert "3 partitions" in ready["writer"]
+        assert stub.submitted == []
+
+    async def test_once_started_writes_pass_and_an_unreachable_store_is_503(self, tmp_path):
+        """A started writer is called as is; a database outage during a write is 503."""
+        # Arrange
+        stub = StubRealWriter()
+        started = StartedWriter(stub)
+        api = Api(tmp_path, writer=started)
+        await started.start()
+        await asyncio.sleep(0.05)
+
+        # Act
+        ok = await api.write(0, bearer("operator"))
+        stub.fail_on_submit = OSError("connection refused")
+        down = await api.write(0, bearer("operator"))
+        await started.stop()
+
+        # Assert
+        assert ok.status_code == 202
+        assert (down.status_code, down.json()["error"]) == (503, "WRITER_UNAVAILABLE")

@@ -62,13 +62,14 @@ class FakePortfolios:
 @dataclass
 class FakeWriter:
     """Records every submit and approve; ``refuse`` or ``conflict`` makes the next ones fail;
-    ``lagging`` names workers that never apply (a wait then reports them)."""
+    a wait reports ``live`` workers as having applied, except the ``lagging`` ones."""
 
     submitted: list[tuple[ConfigChange, Actor, float | None]] = field(default_factory=list)
     approved: list[tuple[str, Actor, float | None]] = field(default_factory=list)
     refuse: str | None = None
     conflict: str | None = None
     four_eyes: bool = False
+    live: list[str] = field(default_factory=lambda: ["w-1"])
     lagging: list[str] = field(default_factory=list)
     version: int = 0
 
@@ -94,5 +95,10 @@ class FakeWriter:
                    wait_s: float | None) -> WriteResult:
         self.version += 1
         new = change.model_dump(exclude_none=True, exclude={"reason", "if_version"}) if change else {}
-        return WriteResult(change_id=change_id, status="published", version=self.version,
-                           new=new, not_applied_by=list(self.lagging) if wait_s else [])
+        result = WriteResult(change_id=change_id, status="published", version=self.version,
+                             new=new)
+        if wait_s is None:
+            return result
+        return result.model_copy(update={
+            "waited": True, "not_applied_by": list(self.lagging),
+            "applied_by": [w for w in self.live if w not in self.lagging]})

@@ -11,7 +11,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from fastapi import FastAPI, Request, Response
@@ -35,6 +35,7 @@ from riskgate.api.errors import (
     invalid_request_body,
 )
 from riskgate.api.live import LiveView, global_profile
+from riskgate.api.overrides import overrides_router
 from riskgate.api.policy import policy_router, profiles_router
 from riskgate.api.portfolios import PortfolioSource
 from riskgate.api.reads import reads_router
@@ -47,15 +48,24 @@ log = structlog.get_logger("riskgate.api")
 PROBES = ("/health", "/ready", "/metrics")
 
 
+class Service(Protocol):
+    """Something the app starts with itself and stops with itself."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 @dataclass
 class ApiParts:
-    """What the API reads and writes through; ``writer`` None answers every write 503."""
+    """What the API reads and writes through; ``writer`` None answers every write 503.
+    ``services`` are started and stopped with the app, after the inputs and the store."""
 
     inputs: LiveView
     portfolios: PortfolioSource
     writer: ConfigWriter | None = None
     keys: KeyRing = field(default_factory=lambda: KeyRing(None))
-    on_stop: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
 
 
 class Readiness(BaseModel):
@@ -85,7 +95,7 @@ def create_app(parts: ApiParts, *, settings: Settings | None = None,
     app.include_router(profiles_router(parts.inputs, control, access))
     app.include_router(control_router(control, access))
     app.include_router(reads_router(parts.inputs, parts.portfolios, access, clock))
-    # Further routers (GET /v1/overrides) are included here.
+    app.include_router(overrides_router(parts.services, access, clock))
     _add_probes(app, parts)
     document_errors(app)
     app.add_exception_handler(ApiError, _api_error)
@@ -123,15 +133,14 @@ def document_errors(app: FastAPI) -> None:
 def _lifespan(parts: ApiParts):
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await parts.inputs.start()
-        await parts.portfolios.start()
+        services = [parts.inputs, parts.portfolios, *parts.services]
+        for service in services:
+            await service.start()
         try:
             yield
         finally:
-            await parts.inputs.stop()
-            await parts.portfolios.stop()
-            for stop in parts.on_stop:
-                await stop()
+            for service in reversed(services):
+                await service.stop()
 
     return lifespan
 
@@ -150,8 +159,8 @@ def _add_probes(app: FastAPI, parts: ApiParts) -> None:
         body = Readiness(
             ready=ok, live_inputs="caught_up" if ok else "reading",
             config_version=world.config.version, global_profile=global_profile(world),
-            emergency_level=world.emergency.level.value,
-            writer="available" if parts.writer is not None else "unavailable",
+            emergency_level=world.emergency_in_force().level.value,
+            writer=_writer_status(parts.writer),
             api_keys="configured" if parts.keys.configured else "not configured")
         return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
@@ -161,6 +170,12 @@ def _add_probes(app: FastAPI, parts: ApiParts) -> None:
     async def prometheus() -> Response:
         """Prometheus text exposition of this process's registry."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _writer_status(writer: ConfigWriter | None) -> str:
+    if writer is None:
+        return "unavailable"
+    return getattr(writer, "status", "available")  # riskgate.api.writer.StartedWriter says why
 
 
 def _error(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -35,6 +35,8 @@ from riskgate.control.model import (
     ConfigChange,
     ConfigRefused,
     ConfigWriter,
+    NotPermitted,
+    UnknownChange,
     VersionConflict,
     WriteResult,
 )
@@ -89,6 +91,12 @@ class Control:
         except VersionConflict as exc:
             metrics.CONFIG_WRITES.labels(route, actor.name, "conflict").inc()
             raise ApiError(409, "VERSION_CONFLICT", str(exc)) from None
+        except NotPermitted as exc:  # e.g. approving one's own proposal
+            metrics.CONFIG_WRITES.labels(route, actor.name, "not_permitted").inc()
+            raise ApiError(403, "NOT_PERMITTED", str(exc)) from None
+        except UnknownChange as exc:
+            metrics.CONFIG_WRITES.labels(route, actor.name, "unknown").inc()
+            raise ApiError(404, "UNKNOWN_CHANGE", str(exc)) from None
         except ConfigRefused as exc:
             metrics.CONFIG_WRITES.labels(route, actor.name, "refused").inc()
             raise ApiError(422, "CONFIG_REFUSED", str(exc)) from None
@@ -96,21 +104,28 @@ class Control:
         return result
 
 
-def answer(result: WriteResult, waited: bool) -> JSONResponse:
-    """200 when the wait saw every live worker apply it, else 202, with what is known."""
-    applied = waited and result.status == "published" and not result.not_applied_by
+def _message(result: WriteResult, waited: bool, applied: bool) -> str:
     if result.status == "proposed":
-        message = f"proposed as {result.change_id}: a second admin must approve it"
-    elif applied:
-        message = f"version {result.version} published and applied by every live worker"
-    elif waited:
-        message = (f"version {result.version} published; not yet applied by "
-                   f"{', '.join(result.not_applied_by)}")
-    else:
-        message = f"version {result.version} published"
-    body = WriteResponse(change_id=result.change_id, status=result.status, version=result.version,
-                         applied=applied, not_applied_by=result.not_applied_by,
-                         previous=result.previous, new=result.new, message=message)
+        return f"proposed as {result.change_id}: a second admin must approve it"
+    published = f"version {result.version} published"
+    if applied:
+        return f"{published} and applied by every live worker ({', '.join(result.applied_by)})"
+    if result.not_applied_by:
+        return f"{published}; not yet applied by {', '.join(result.not_applied_by)}"
+    if waited:
+        return f"{published}; no live worker reported, so none has confirmed it"
+    return published
+
+
+def answer(result: WriteResult, waited: bool) -> JSONResponse:
+    """200 when the wait saw every live worker (at least one) apply it, else 202."""
+    applied = (waited and result.status == "published" and bool(result.applied_by)
+               and not result.not_applied_by)
+    body = WriteResponse(
+        change_id=result.change_id, status=result.status, version=result.version,
+        applied=applied, applied_by=result.applied_by, not_applied_by=result.not_applied_by,
+        previous=result.previous, new=result.new, diff=result.diff,
+        expires_at=result.expires_at, message=_message(result, waited, applied))
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if applied else 202)
 
 

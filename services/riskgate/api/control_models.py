@@ -6,6 +6,7 @@ fields, strings for numbers and a malformed scope are a 422 before the writer is
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -84,22 +85,27 @@ class WriteResponse(BaseModel):
     change_id: str
     status: Literal["published", "proposed"]
     version: int | None = Field(None, description="The published record's config version.")
-    applied: bool = Field(description="Every live worker reported the version applied "
-                                      "(only with wait=true).")
+    applied: bool = Field(description="wait=true saw at least one live worker, and every live "
+                                      "worker, report the version applied.")
+    applied_by: list[str] = Field(default_factory=list, description="After a wait.")
     not_applied_by: list[str] = Field(default_factory=list,
                                       description="Live workers that had not applied it in time.")
-    previous: dict[str, Any] = Field(default_factory=dict)
-    new: dict[str, Any] = Field(default_factory=dict)
+    previous: dict[str, Any] = Field(default_factory=dict, description="The scope before.")
+    new: dict[str, Any] = Field(default_factory=dict, description="The scope after.")
+    diff: list[str] = Field(default_factory=list, description="'name: old -> new' per part.")
+    expires_at: datetime | None = Field(None, description="A proposal's expiry.")
     message: str
 
 
-class ScopeState(BaseModel):
-    """One configured scope as the live config has it."""
+class ScopeView(BaseModel):
+    """One configured scope as the live config has it (as `riskgate config show`)."""
 
     scope: str
-    profile: str | None
+    version: int = Field(description="The last applied record's version: the if_version to "
+                                     "send for a change to this scope.")
+    profile: str | None = Field(description="None: inherits (global: NORMAL).")
     trading_state: str
-    limits_overlay: dict[str, Any]
+    limits: dict[str, Any] = Field(description="The scope's overlay; absent limits inherit.")
 
 
 class EffectiveProfile(BaseModel):
@@ -117,8 +123,9 @@ class RiskProfileResponse(BaseModel):
     config_version: int
     default_profile: str = Field(description="Where no scope names one.")
     global_profile: str
-    emergency_level: str
-    scopes: list[ScopeState]
+    emergency_level: str = Field(description="In force: EMERGENCY until re-armed.")
+    rearmed_events: list[str] = Field(description="Black swan events re-armed on risk.config.")
+    scopes: list[ScopeView]
     effective: EffectiveProfile | None = None
 
 

@@ -23,7 +23,7 @@ from riskgate.api.control_models import (
     RiskMode,
     RiskModesResponse,
     RiskProfileResponse,
-    ScopeState,
+    ScopeView,
     WriteResponse,
 )
 from riskgate.api.errors import documented
@@ -31,6 +31,7 @@ from riskgate.api.live import DEFAULT_PROFILE, LiveView, global_profile, live_wo
 from riskgate.api.routing import JsonBodyRoute
 from riskgate.contracts.base import Id
 from riskgate.control.model import Actor, ConfigChange
+from riskgate.control.scopes import scope_state
 from riskgate.core import PROFILES
 from riskgate.worker.globals import ConfigBook, GlobalState
 
@@ -42,17 +43,13 @@ DESCRIPTIONS = {
 }
 
 
-def _scope_name(kind: str, ident: str) -> str:
-    return "global" if kind == "GLOBAL" else f"{kind.lower()}:{ident}"
-
-
-def scope_states(book: ConfigBook) -> list[ScopeState]:
-    """Every scope the live config names, global first."""
-    keys = sorted({*book.profile, *book.overrides, *book.states},
+def scope_views(book: ConfigBook) -> list[ScopeView]:
+    """Every scope the live config names, global first, as the control plane reads them."""
+    keys = sorted({*book.profile, *book.overrides, *book.states,
+                   *(k for k in book.scope_versions if k[0] != "REARM")},
                   key=lambda k: (k[0] != "GLOBAL", k))
-    return [ScopeState(scope=_scope_name(*k), profile=book.profile.get(k),
-                       trading_state=book.state(*k).value,
-                       limits_overlay=dict(book.overrides.get(k, {}))) for k in keys]
+    return [ScopeView(**scope_state(book, key).as_dict())
+            for key in keys]
 
 
 def profile_view(world: GlobalState, portfolio: str | None = None,
@@ -66,8 +63,9 @@ def profile_view(world: GlobalState, portfolio: str | None = None,
                                      profile=name, limits=limits.as_dict())
     return RiskProfileResponse(
         config_version=book.version, default_profile=DEFAULT_PROFILE,
-        global_profile=global_profile(world), emergency_level=world.emergency.level.value,
-        scopes=scope_states(book), effective=effective)
+        global_profile=global_profile(world),
+        emergency_level=world.emergency_in_force().level.value,
+        rearmed_events=sorted(book.rearms), scopes=scope_views(book), effective=effective)
 
 
 def risk_modes(world: GlobalState) -> RiskModesResponse:

@@ -1,5 +1,6 @@
 """The real parts of ``riskgate api``: the live inputs from the broker, the portfolio state
-from PostgreSQL, the keys file, and the control plane's ``ConfigWriter``."""
+from PostgreSQL, the keys file, and the control plane's ``ConfigWriter`` (started in the
+background: until it is, writes answer 503 saying why)."""
 
 from __future__ import annotations
 
@@ -7,20 +8,15 @@ from riskgate.api.app import ApiParts
 from riskgate.api.auth import KeyRing
 from riskgate.api.live import LiveInputs
 from riskgate.api.portfolios import StoredPortfolios
-from riskgate.control.model import ConfigWriter
+from riskgate.api.writer import StartedWriter
+from riskgate.control.writer import ConfigWriter
 from riskgate.settings import Settings
-
-
-def config_writer(settings: Settings) -> ConfigWriter | None:
-    """The real writer, or None (every write answers 503) where this build has none."""
-    try:
-        from riskgate.control import writer
-    except ImportError:
-        return None
-    return writer.ConfigWriter(settings)
+from riskgate.stats.reader import TopicOverrideStats
 
 
 def real_parts(settings: Settings) -> ApiParts:
+    writer = StartedWriter(ConfigWriter(settings))
     return ApiParts(inputs=LiveInputs(settings),
                     portfolios=StoredPortfolios(settings.database_url),
-                    writer=config_writer(settings), keys=KeyRing(settings.api_keys_file))
+                    writer=writer, keys=KeyRing(settings.api_keys_file),
+                    services=[writer, TopicOverrideStats(settings)])
