@@ -313,14 +313,14 @@ async def _child(url: str, start: float, end: float, profile: str | None) -> dic
         await conn.close()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     peak = _status_mib("VmHWM")  # before the measuring below allocates
-    sizes = _verdict_bytes(report.verdicts)
-    odd = [v for v in report.verdicts if v.status != "identical"][:5]
-    per_portfolio = Counter(v.portfolio_id for v in report.verdicts)
-    return {"decisions": len(report.verdicts), "portfolios": len(report.portfolios),
-            "max_per_portfolio": max(per_portfolio.values(), default=0),
+    sizes = _verdict_bytes(report.verdicts)  # the findings: identical ones are only counted
+    odd = report.verdicts[:5]
+    return {"decisions": report.decisions, "portfolios": len(report.portfolios),
+            "max_per_portfolio": max((c.total() for c in report.by_portfolio.values()), default=0),
             "counts": dict(report.counts), "seconds": round(wall, 3), "cpu_seconds": round(cpu, 3),
             "rss_before_mib": before, "peak_rss_mib": peak, "verdict_bytes": sizes,
-            "verdicts_mib": round(sum(sizes[k] * n for k, n in report.counts.items()) / 2**20, 1),
+            "verdicts_mib": round(sum(sizes.get(k, 0) * n for k, n in report.counts.items())
+                                  / 2**20, 1),
             "stages": stages, "problems": [[v.decision_id, v.status, v.reason,
                                             [_shown(d) for d in v.differences[:3]]] for v in odd]}
 

@@ -351,10 +351,10 @@ async def replay_check(s: Settings, portfolio_ids: list[str], start: datetime) -
     finally:
         await conn.close()
     counts = result.counts
-    odd = [v for v in result.verdicts if v.status != "identical"][:10]
+    odd = result.verdicts[:10]  # the findings
     return {"replay": "\n".join([result.summary(), *(c.line(t) for t, c in checks.items())]),
             "verify_clean": all(c.clean for c in checks.values()),
-            "replay_decisions": len(result.verdicts),
+            "replay_decisions": result.decisions,
             "replay_different": counts["different"], "replay_unreplayable": counts["unreplayable"],
             "replay_problems": [(v.decision_id, v.status, v.reason,
                                  [(d.field, d.stored, d.replayed) for d in v.differences[:3]])

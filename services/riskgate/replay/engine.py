@@ -29,7 +29,7 @@ from riskgate.replay.evidence import GlobalHistory, StoredDecision, StoredSnapsh
 from riskgate.replay.formats import render
 from riskgate.replay.whatif import WhatIf, copy_row
 from riskgate.settings import Settings
-from riskgate.store.state import PortfolioRow, unreflected
+from riskgate.store.state import PortfolioRow, jsonb_order, unreflected
 from riskgate.worker import codec
 from riskgate.worker.candidate import Candidate
 from riskgate.worker.globals import ConfigBook, EmergencyState, GlobalState, next_emergency
@@ -72,12 +72,15 @@ class Replayer:
             max_emergency_age_s=settings.max_emergency_age_s)
         self._handler = DecisionHandler(settings, self._world)
         self._configs: dict[int, ConfigBook] = {}
+        self._markets: dict[tuple[str, int], Any] = {}
         self._emergencies: dict[int, EmergencyState] = {}
         self._build = build_identity()
         self._settings_digest = digest(settings_in_force(self._world, Environment(now=0.0)))
         self.whatif = WhatIf(candidate, mode, self._handler, self._world) if candidate else None
         self._strategies = frozenset(strategies)
         self._outputs: list[OutRecord] | None = [] if keep_outputs else None
+        self._batch_key: tuple | None = None
+        self._ctx = None
 
     def replay(self, portfolio_id: str, snapshots: list[StoredSnapshot],
                decisions: list[StoredDecision], start: datetime, first_seq: int = 1
@@ -86,6 +89,7 @@ class Replayer:
         starts at ``first_seq``: 1, or after a prune the anchor snapshot apply, which must then be
         the first event (docs/replay.md)."""
         row = PortfolioRow(portfolio_id)
+        self._batch_key = None
         if self.whatif is not None:
             self.whatif.start_portfolio()
         events: list[tuple[int, int, Any]] = [(s.seq, 0, s) for s in snapshots]
@@ -105,6 +109,7 @@ class Replayer:
                 broken = f"portfolio sequence {expected}..{seq - 1} is not on record"
             expected = seq + 1
             if kind == 0:
+                self._batch_key = None  # a snapshot apply is never inside a live batch
                 _apply_snapshot(row, event)
                 if self.whatif is not None:
                     self.whatif.on_snapshot(_apply_snapshot, event)
@@ -137,8 +142,9 @@ class Replayer:
         self._world.emergency = self._emergency(w["emergency_version"])
         row.seq = w["seq"] - 1
         before = copy_row(row) if self.whatif is not None and in_window else None
-        result = self._handler.handle([self._handler.decode(d.record)], {row.portfolio_id: row},
-                                      d.seen(), w["now"])
+        ctx = self._batch(row, d, w["now"])
+        result = self._handler.handle([self._handler.decode(d.record)], ctx.portfolios, d.seen(),
+                                      w["now"], ctx)
         if self._outputs is not None and in_window:
             candidate = self.whatif.decide(before, row, d, w) if before is not None else None
             self._outputs += (candidate or result).outputs
@@ -151,6 +157,19 @@ class Replayer:
         if not differences:
             return Verdict(d.decision_id, row.portfolio_id, "identical")
         return Verdict(d.decision_id, row.portfolio_id, "different", differences, self._cause(w))
+
+    def _batch(self, row: PortfolioRow, d: StoredDecision, now: float):
+        """The batch context of the live batch that decided ``d``: the decisions of one portfolio
+        in one live batch share its processing time and partition, and share one context here
+        as they did live, so the book's running sums are added in the same order (a fresh book
+        per decision differs in the last bits of its sums)."""
+        key = (row.portfolio_id, d.topic, d.partition, now)
+        if self._batch_key != key:
+            self._batch_key = key
+            # Each live batch loaded the row from PostgreSQL, in jsonb's key order.
+            row.positions, row.pending = jsonb_order(row.positions), jsonb_order(row.pending)
+            self._ctx = self._handler.batch_context({row.portfolio_id: row}, now)
+        return self._ctx
 
     def take_outputs(self) -> list[OutRecord]:
         """The replayed records kept since the last call, in decision order."""
@@ -168,10 +187,15 @@ class Replayer:
         return "same build and evidence: the difference is unexplained (report it as a bug)"
 
     def _market(self, ticker: str, version: int):
-        raw = self._history.market.get((ticker, version))
-        if raw is None:
-            raise Unreplayable(f"market_history has no {ticker} version {version}")
-        return codec.market(decode(MarketMetrics, raw, max_bytes=_MAX_BYTES))
+        """The market record of a witness, decoded once per (ticker, version)."""
+        found = self._markets.get((ticker, version))
+        if found is None:
+            raw = self._history.market.get((ticker, version))
+            if raw is None:
+                raise Unreplayable(f"market_history has no {ticker} version {version}")
+            found = self._markets[(ticker, version)] = codec.market(
+                decode(MarketMetrics, raw, max_bytes=_MAX_BYTES))
+        return found
 
     def _config(self, version: int) -> ConfigBook:
         book = self._configs.get(version)
@@ -227,6 +251,8 @@ def _compare(d: StoredDecision, result) -> list[Difference]:
     if len(replayed) != len(d.legs):
         return [Difference("legs", len(d.legs), len(replayed))]
     for leg, (action, target) in zip(d.legs, replayed, strict=True):
+        if leg.payload == action and leg.target == target:
+            continue  # byte for byte: nothing to parse
         stored = orjson.loads(leg.payload)
         out += _diff("", stored, render(orjson.loads(action), stored))
         stored_t = orjson.loads(leg.target) if leg.target else {}

@@ -25,8 +25,12 @@ class ReplayInputError(ValueError):
 
 @dataclass(slots=True)
 class ReplayReport:
-    verdicts: list[Verdict] = field(default_factory=list)
+    """Counts of every verdict; only the findings (different, unreplayable) are kept whole, so a
+    day of decisions costs a counter, not a verdict each."""
+
+    verdicts: list[Verdict] = field(default_factory=list)  # the findings
     portfolios: list[str] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
     whatif: WhatIfReport | None = None  # with a candidate
     by_portfolio: dict[str, Counter] = field(default_factory=dict)
 
@@ -44,12 +48,12 @@ class ReplayReport:
         return out
 
     @property
-    def counts(self) -> Counter:
-        return Counter(v.status for v in self.verdicts)
+    def decisions(self) -> int:
+        return self.counts.total()
 
     def summary(self) -> str:
         c = self.counts
-        return (f"replay: decisions={len(self.verdicts)} identical={c['identical']} "
+        return (f"replay: decisions={self.decisions} identical={c['identical']} "
                 f"different={c['different']} unreplayable={c['unreplayable']}")
 
     @property
@@ -88,9 +92,10 @@ async def replay_window(conn: asyncpg.Connection, settings: Settings, start: dat
                                        await evidence.first_seq(conn, portfolio_id))
             if sink is not None:
                 await sink(replayer.take_outputs())
-            report.verdicts += verdicts
-            report.by_portfolio[portfolio_id] = Counter(v.status for v in verdicts)
+            counts = report.by_portfolio[portfolio_id] = Counter(v.status for v in verdicts)
+            report.counts.update(counts)
+            report.verdicts += [v for v in verdicts if v.status != "identical"]
             if progress is not None:
-                progress(len(report.by_portfolio), len(ids), len(report.verdicts))
+                progress(len(report.by_portfolio), len(ids), report.decisions)
         report.whatif = replayer.whatif.report if replayer.whatif else None
         return report

@@ -38,13 +38,14 @@ async def why(conn: asyncpg.Connection, settings: Settings, decision_id: str) ->
     except ReplayInputError as exc:
         return {"decision_id": decision_id, "stored": stored, "replay": "unreplayable",
                 "reason": str(exc)}
-    verdict = next(v for v in report.verdicts if v.decision_id == decision_id)
+    finding = next((v for v in report.verdicts if v.decision_id == decision_id), None)
     replayed = [_leg(r, settings) for r in kept if _decision(r) == decision_id]
     return {
         "decision_id": decision_id, "portfolio_id": where["portfolio_id"],
-        "replay": verdict.status, "reason": verdict.reason,
+        "replay": finding.status if finding else "identical",
+        "reason": finding.reason if finding else None,
         "differences": [{"field": d.field, "stored": d.stored, "replayed": d.replayed}
-                        for d in verdict.differences],
+                        for d in (finding.differences if finding else ())],
         "replayed": [leg for leg in replayed if leg is not None], "stored": stored,
     }
 

@@ -199,6 +199,13 @@ async def load_portfolios(conn: asyncpg.Connection, ids: Iterable[str] | None = 
     return {r["portfolio_id"]: _row_to_state(r) for r in rows}
 
 
+def jsonb_order(mapping: dict[str, Any]) -> dict[str, Any]:
+    """``mapping`` in the key order PostgreSQL's jsonb gives it back: shorter keys first, then
+    bytewise. A row loaded for a batch iterates its positions in this order, and the book's
+    running sums depend on it (replay rebuilds the same order)."""
+    return dict(sorted(mapping.items(), key=lambda kv: (len(kv[0].encode()), kv[0].encode())))
+
+
 def _row_to_state(r: asyncpg.Record) -> PortfolioRow:
     return PortfolioRow(
         portfolio_id=r["portfolio_id"], snapshot_version=r["snapshot_version"],

@@ -112,10 +112,17 @@ class DecisionHandler:
     def decision_ids(items: list[Decoded]) -> list[str]:
         return [d.message.decision_id for d in items if d.message is not None]
 
+    def batch_context(self, portfolios: dict[str, PortfolioRow], now: float) -> out.BatchContext:
+        """The per-batch caches one ``handle`` call builds (replay keeps one across the calls
+        that re-decide one live batch, so the book's running sums follow the same order)."""
+        return out.BatchContext(now=now, now_text=_rfc3339(now), world=self._world,
+                                portfolios=portfolios)
+
     def handle(self, items: list[Decoded], portfolios: dict[str, PortfolioRow], seen: set[str],
-               now: float) -> HandlerResult:
+               now: float, ctx: out.BatchContext | None = None) -> HandlerResult:
         result = HandlerResult()
-        ctx = out.BatchContext(now=now, now_text=_rfc3339(now), world=self._world, portfolios=portfolios)
+        if ctx is None:
+            ctx = self.batch_context(portfolios, now)
         seen = set(seen)
         now_dt = datetime.fromtimestamp(now, UTC)
         witnesses = WitnessBuilder(self._world, now)
