@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter
 
 REQUESTS = Counter("riskgate_api_requests_total", "HTTP requests answered",
                    ["method", "route", "status"])
@@ -10,10 +10,6 @@ ASSESSMENTS = Counter("riskgate_api_assessments_total", "Assessments answered",
                       ["endpoint", "result"])
 INVALID = Counter("riskgate_api_invalid_requests_total", "Requests refused as invalid (422)",
                   ["route"])
-PROFILE_SWITCHES = Counter("riskgate_api_profile_switches_total",
-                           "Switches of this API process's active profile", ["profile"])
-ACTIVE_PROFILE = Gauge("riskgate_api_active_profile",
-                       "1 for the profile this API process assesses with", ["profile"])
 CONFIG_WRITES = Counter("riskgate_api_config_writes_total",
                         "Config writes through the API, by route, key name and result",
                         ["route", "principal", "result"])
