@@ -77,11 +77,16 @@ async def check_config_topic(settings: Settings) -> None:
         raise ConfigTopicInvalid(problem)
 
 
-async def _partitions(settings: Settings, topic: str) -> list[int]:
-    try:
-        return await partitions_of(settings.bootstrap_servers, topic)
-    except RuntimeError as exc:  # the topic does not exist
-        raise ConfigTopicInvalid(str(exc)) from None
+async def _partitions(settings: Settings, topic: str, tries: int = 6) -> list[int]:
+    """The topic's partitions; a topic created a moment ago may take a moment to be described."""
+    for attempt in range(tries):
+        try:
+            return await partitions_of(settings.bootstrap_servers, topic)
+        except RuntimeError as exc:  # the topic does not exist (yet)
+            if attempt == tries - 1:
+                raise ConfigTopicInvalid(str(exc)) from None
+            await asyncio.sleep(0.5)
+    raise AssertionError("unreachable")
 
 
 def fold_config(payloads: Iterable[bytes]) -> Rebuilt:
