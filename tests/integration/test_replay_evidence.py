@@ -180,6 +180,24 @@ class TestReplay:
         assert "unknown portfolio" in unknown.stderr
 
 
+async def replay_in_pages(s, portfolio_id: str, since: float, rows: int) -> str:
+    """An in-process replay of the portfolio with evidence pages of ``rows`` action rows."""
+    from datetime import UTC, datetime, timedelta
+
+    from riskgate.replay import evidence
+    from riskgate.replay.run import replay_window
+
+    conn = await asyncpg.connect(s.database_url)
+    saved, evidence.CHUNK_ROWS = evidence.CHUNK_ROWS, rows
+    try:
+        start = datetime.fromtimestamp(since, UTC)
+        report = await replay_window(conn, s, start, start + timedelta(minutes=5), [portfolio_id])
+    finally:
+        evidence.CHUNK_ROWS = saved
+        await conn.close()
+    return report.summary()
+
+
 class TestReplayFindings:
     @pytest.mark.timeout(300)
     async def test_a_rewritten_action_and_a_deleted_config_version_are_reported(
@@ -203,6 +221,7 @@ class TestReplayFindings:
             end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 5))
             window = ("--from", start, "--to", end, "--portfolio", p)
             clean = await asyncio.to_thread(replay_cli, s, *window)
+            paged = {rows: await replay_in_pages(s, p, now - 5, rows) for rows in (1, 2, 3)}
             await execute(s, "UPDATE risk_actions SET action_type = 'CAPPED', payload = convert_to("
                              "replace(convert_from(payload, 'UTF8'), '\"action_type\":\"OK\"', "
                              "'\"action_type\":\"CAPPED\"'), 'UTF8') WHERE decision_id=$1",
@@ -213,6 +232,8 @@ class TestReplayFindings:
             no_config = await asyncio.to_thread(replay_cli, s, *window)
         assert clean.returncode == 0, clean.stdout + clean.stderr
         assert clean.stdout.splitlines()[-1] == "replay: decisions=3 identical=3 different=0 unreplayable=0"
+        # Paged evidence (a page boundary inside the portfolio, a page of one) replays the same.
+        assert paged == dict.fromkeys((1, 2, 3), clean.stdout.splitlines()[-1]), paged
         assert rewritten.returncode == 1
         assert rewritten.stdout.splitlines()[-1] == (
             "replay: decisions=3 identical=2 different=1 unreplayable=0")

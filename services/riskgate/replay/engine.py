@@ -85,50 +85,30 @@ class Replayer:
     def replay(self, portfolio_id: str, snapshots: list[StoredSnapshot],
                decisions: list[StoredDecision], start: datetime, first_seq: int = 1
                ) -> list[Verdict]:
-        """Verdicts for the decisions of the portfolio decided at or after ``start``. Its history
-        starts at ``first_seq``: 1, or after a prune the anchor snapshot apply, which must then be
-        the first event (docs/replay.md)."""
-        row = PortfolioRow(portfolio_id)
+        """Verdicts for the decisions of the portfolio decided at or after ``start``, all given
+        at once (``portfolio`` takes them chunk by chunk)."""
+        run = self.portfolio(portfolio_id, snapshots, start, first_seq)
+        return run.feed(sorted(decisions, key=lambda d: (d.seq is not None, d.seq or 0)))
+
+    def portfolio(self, portfolio_id: str, snapshots: list[StoredSnapshot], start: datetime,
+                  first_seq: int = 1) -> PortfolioRun:
+        """A replay of one portfolio, fed its decisions in sequence order. Its history starts
+        at ``first_seq``: 1, or after a prune the anchor snapshot apply, which must then be the
+        first event (docs/replay.md)."""
         self._batch_key = None
         if self.whatif is not None:
             self.whatif.start_portfolio()
-        events: list[tuple[int, int, Any]] = [(s.seq, 0, s) for s in snapshots]
-        broken = None
-        for d in decisions:
-            if d.seq is None:
-                broken = broken or f"decision {d.decision_id} has no stored witness"
-                continue
-            events.append((d.seq, 1, d))
-        events.sort(key=lambda e: (e[0], e[1]))
-        verdicts, expected = [], first_seq
-        events = [e for e in events if e[0] >= first_seq]
-        if first_seq > 1 and (not events or events[0][:2] != (first_seq, 0)):
-            broken = f"the anchor snapshot apply at sequence {first_seq} is not on record"
-        for seq, kind, event in events:
-            if seq != expected and broken is None:
-                broken = f"portfolio sequence {expected}..{seq - 1} is not on record"
-            expected = seq + 1
-            if kind == 0:
-                self._batch_key = None  # a snapshot apply is never inside a live batch
-                _apply_snapshot(row, event)
-                if self.whatif is not None:
-                    self.whatif.on_snapshot(_apply_snapshot, event)
-                continue
-            in_window = event.legs[0].timestamp >= start and (
-                not self._strategies or event.legs[0].strategy_id in self._strategies)
-            if broken is not None:
-                if in_window:
-                    verdicts.append(Verdict(event.decision_id, portfolio_id, "unreplayable",
-                                            reason=broken))
-                continue
-            try:
-                verdict = self._decide(row, event, in_window)
-            except Unreplayable as exc:
-                broken = str(exc)
-                verdict = Verdict(event.decision_id, portfolio_id, "unreplayable", reason=broken)
-            if in_window:
-                verdicts.append(verdict)
-        return verdicts
+        return PortfolioRun(self, portfolio_id, snapshots, start, first_seq)
+
+    def _on_snapshot(self, row: PortfolioRow, snapshot: StoredSnapshot) -> None:
+        self._batch_key = None  # a snapshot apply is never inside a live batch
+        _apply_snapshot(row, snapshot)
+        if self.whatif is not None:
+            self.whatif.on_snapshot(_apply_snapshot, snapshot)
+
+    def _in_window(self, d: StoredDecision, start: datetime) -> bool:
+        return d.legs[0].timestamp >= start and (
+            not self._strategies or d.legs[0].strategy_id in self._strategies)
 
     def _decide(self, row: PortfolioRow, d: StoredDecision, in_window: bool = True) -> Verdict:
         w = d.witness
@@ -226,6 +206,63 @@ class Replayer:
                 raise Unreplayable(f"emergency_events has no version {version}")
             self._emergencies[version] = state
         return state
+
+
+class PortfolioRun:
+    """One portfolio's state while its events are replayed in sequence order: the row, the
+    next sequence number expected, and why the rest is unreplayable once something is missing."""
+
+    def __init__(self, replayer: Replayer, portfolio_id: str, snapshots: list[StoredSnapshot],
+                 start: datetime, first_seq: int) -> None:
+        self._replayer, self._start = replayer, start
+        self.row = PortfolioRow(portfolio_id)
+        self._snapshots = sorted((x for x in snapshots if x.seq >= first_seq), key=lambda x: x.seq)
+        self._next, self._first, self._expected = 0, first_seq, first_seq
+        self.broken: str | None = None
+        if first_seq > 1 and (not self._snapshots or self._snapshots[0].seq != first_seq):
+            self.broken = f"the anchor snapshot apply at sequence {first_seq} is not on record"
+
+    def feed(self, decisions: list[StoredDecision]) -> list[Verdict]:
+        """Verdicts for the window's decisions among ``decisions`` (the next ones in order)."""
+        verdicts = []
+        for d in decisions:
+            if d.seq is not None and d.seq < self._first:
+                continue  # before the anchor: pruned evidence's last remains
+            if d.seq is None:
+                self.broken = self.broken or f"decision {d.decision_id} has no stored witness"
+            else:
+                self._snapshots_before(d.seq)
+                self._advance(d.seq, d.decision_id)
+            in_window = self._replayer._in_window(d, self._start)
+            if self.broken is not None:
+                if in_window:
+                    verdicts.append(self._unreplayable(d, self.broken))
+                continue
+            try:
+                verdict = self._replayer._decide(self.row, d, in_window)
+            except Unreplayable as exc:
+                self.broken = str(exc)
+                verdict = self._unreplayable(d, self.broken)
+            if in_window:
+                verdicts.append(verdict)
+        return verdicts
+
+    def _snapshots_before(self, seq: int) -> None:
+        while self._next < len(self._snapshots) and self._snapshots[self._next].seq < seq:
+            snapshot = self._snapshots[self._next]
+            self._next += 1
+            self._advance(snapshot.seq, None)
+            self._replayer._on_snapshot(self.row, snapshot)
+
+    def _advance(self, seq: int, decision_id: str | None) -> None:
+        if self.broken is None and seq < self._expected:
+            self.broken = f"decision {decision_id} is out of sequence order ({seq} after {self._expected - 1})"
+        elif self.broken is None and seq != self._expected:
+            self.broken = f"portfolio sequence {self._expected}..{seq - 1} is not on record"
+        self._expected = max(self._expected, seq + 1)
+
+    def _unreplayable(self, d: StoredDecision, reason: str) -> Verdict:
+        return Verdict(d.decision_id, self.row.portfolio_id, "unreplayable", reason=reason)
 
 
 def _apply_snapshot(row: PortfolioRow, snapshot: StoredSnapshot) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -66,6 +66,14 @@ SELECT a.action_id::text, a.decision_id, a.strategy_id, a.timestamp, a.source_to
 """
 
 
+_ACTIONS_AFTER = _ACTIONS.replace(
+    "WHERE a.portfolio_id = $1 AND a.timestamp <= $2",
+    "WHERE a.portfolio_id = $1 AND a.timestamp <= $2 AND a.source_topic = $3 "
+    "AND a.source_partition = $4 AND a.source_offset > $5") + " LIMIT $6"
+
+CHUNK_ROWS = 2_000  # action rows per fetch: bounds what one portfolio holds in memory
+
+
 async def portfolios_in_window(conn: asyncpg.Connection, start: datetime, end: datetime,
                                portfolios: Sequence[str], strategies: Sequence[str]) -> list[str]:
     rows = await conn.fetch(
@@ -85,8 +93,63 @@ async def known_portfolios(conn: asyncpg.Connection, ids: Sequence[str]) -> set[
 async def load_portfolio(conn: asyncpg.Connection, portfolio_id: str, end: datetime
                          ) -> tuple[list[StoredSnapshot], list[StoredDecision]]:
     """Every snapshot apply and every decision of a portfolio up to ``end``, with their inputs."""
+    decisions = _group(await conn.fetch(_ACTIONS, portfolio_id, end))
+    await _attach_inputs(conn, decisions)
+    return await load_snapshots(conn, portfolio_id), decisions
+
+
+async def load_snapshots(conn: asyncpg.Connection, portfolio_id: str) -> list[StoredSnapshot]:
+    return [StoredSnapshot(r["seq"], r["version"], _bytes(r["payload"]) or b"{}")
+            for r in await conn.fetch("SELECT seq, version, payload FROM snapshot_history "
+                                      "WHERE portfolio_id = $1 ORDER BY seq", portfolio_id)]
+
+
+async def decision_chunks(conn: asyncpg.Connection, portfolio_id: str, end: datetime,
+                          rows: int | None = None) -> AsyncIterator[list[StoredDecision]]:
+    """A portfolio's decisions up to ``end`` in their order, a bounded chunk at a time.
+
+    A portfolio read from one partition (the contract: keyed by portfolio_id) was decided in
+    offset order, which is its sequence order, so it is paged by offset. One whose decisions
+    came from more than one partition (a misrouting producer) is loaded whole and sorted by
+    the witnesses' sequence numbers."""
+    places = await conn.fetch(
+        'SELECT DISTINCT source_topic, source_partition FROM risk_actions '
+        'WHERE portfolio_id = $1 AND "timestamp" <= $2', portfolio_id, end)
+    if len(places) != 1:
+        whole = _group(await conn.fetch(_ACTIONS, portfolio_id, end))
+        whole.sort(key=lambda d: (d.seq is not None, d.seq or 0))
+        await _attach_inputs(conn, whole)
+        yield whole
+        return
+    topic, partition, after = places[0]["source_topic"], places[0]["source_partition"], -1
+    rows = rows or CHUNK_ROWS
+    while True:
+        fetched = await conn.fetch(_ACTIONS_AFTER, portfolio_id, end, topic, partition, after, rows)
+        chunk, full = _group(fetched), len(fetched) == rows
+        if full:
+            chunk.pop()  # its last legs may be on the next page: it starts the next chunk
+        if full and not chunk:  # one decision with more legs than a page: the rest, whole
+            yield await _whole_decision(conn, portfolio_id, end, topic, partition, after)
+            return
+        if chunk:
+            after = chunk[-1].offset
+            await _attach_inputs(conn, chunk)
+            yield chunk
+        if not full:
+            return
+
+
+async def _whole_decision(conn, portfolio_id, end, topic, partition, after) -> list[StoredDecision]:
+    rest = _group(await conn.fetch(_ACTIONS_AFTER.replace(" LIMIT $6", ""), portfolio_id, end,
+                                   topic, partition, after))
+    await _attach_inputs(conn, rest)
+    return rest
+
+
+def _group(rows) -> list[StoredDecision]:
+    """Action rows (ordered by place, then leg) grouped into decisions."""
     decisions: dict[tuple[str, int, int], StoredDecision] = {}
-    for r in await conn.fetch(_ACTIONS, portfolio_id, end):
+    for r in rows:
         where = (r["source_topic"], r["source_partition"], r["source_offset"])
         found = decisions.get(where)
         if found is None:
@@ -95,12 +158,7 @@ async def load_portfolio(conn: asyncpg.Connection, portfolio_id: str, end: datet
                 r["decision_id"], witness["seq"] if witness else None, witness, *where)
         found.legs.append(StoredLeg(r["action_id"], r["strategy_id"], r["timestamp"],
                                     bytes(r["payload"]), _bytes(r["target"])))
-    await _attach_inputs(conn, list(decisions.values()))
-    snapshots = [StoredSnapshot(r["seq"], r["version"], _bytes(r["payload"]) or b"{}")
-                 for r in await conn.fetch(
-                     "SELECT seq, version, payload FROM snapshot_history "
-                     "WHERE portfolio_id = $1 ORDER BY seq", portfolio_id)]
-    return snapshots, list(decisions.values())
+    return list(decisions.values())
 
 
 async def first_seq(conn: asyncpg.Connection, portfolio_id: str) -> int:

@@ -84,18 +84,27 @@ async def replay_window(conn: asyncpg.Connection, settings: Settings, start: dat
                             keep_outputs=sink is not None)
         report = ReplayReport(portfolios=ids)
         for portfolio_id in ids:
-            snapshots, decisions = await evidence.load_portfolio(conn, portfolio_id, end)
-            wanted = {(t, v) for d in decisions if d.witness
-                      for t, v in d.witness.get("market_versions", {}).items() if v >= 0}
-            await evidence.load_market(conn, history, wanted)
-            verdicts = replayer.replay(portfolio_id, snapshots, decisions, start,
-                                       await evidence.first_seq(conn, portfolio_id))
-            if sink is not None:
-                await sink(replayer.take_outputs())
-            counts = report.by_portfolio[portfolio_id] = Counter(v.status for v in verdicts)
-            report.counts.update(counts)
-            report.verdicts += [v for v in verdicts if v.status != "identical"]
+            await _replay_portfolio(conn, replayer, history, report, portfolio_id, start, end, sink)
             if progress is not None:
                 progress(len(report.by_portfolio), len(ids), report.decisions)
         report.whatif = replayer.whatif.report if replayer.whatif else None
         return report
+
+
+async def _replay_portfolio(conn: asyncpg.Connection, replayer: Replayer, history, report: ReplayReport,
+                            portfolio_id: str, start: datetime, end: datetime,
+                            sink: Sink | None) -> None:
+    """One portfolio, its decisions a bounded chunk at a time: only the findings are kept."""
+    run = replayer.portfolio(portfolio_id, await evidence.load_snapshots(conn, portfolio_id),
+                             start, await evidence.first_seq(conn, portfolio_id))
+    counts = report.by_portfolio[portfolio_id] = Counter()
+    async for decisions in evidence.decision_chunks(conn, portfolio_id, end):
+        wanted = {(t, v) for d in decisions if d.witness
+                  for t, v in d.witness.get("market_versions", {}).items() if v >= 0}
+        await evidence.load_market(conn, history, wanted)
+        verdicts = run.feed(decisions)
+        counts.update(v.status for v in verdicts)
+        report.verdicts += [v for v in verdicts if v.status != "identical"]
+        if sink is not None:
+            await sink(replayer.take_outputs())
+    report.counts.update(counts)
