@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from riskgate.contracts.outputs import OverrideStats
 from riskgate.errors import RetryableError
 from riskgate.settings import Settings
+from riskgate.worker.inputs import partitions_of
 
 log = structlog.get_logger("riskgate.stats")
 
@@ -96,11 +97,11 @@ class TopicOverrideStats:
                                     request_timeout_ms=int(self._deadline_s * 1000))
         await consumer.start()
         try:
-            await consumer.topics()  # the cluster's metadata, this topic's partitions included
-            partitions = consumer.partitions_for_topic(self.topic)
-            if not partitions:
+            try:
+                partitions = await partitions_of(self._bootstrap, self.topic)
+            except RuntimeError:
                 raise StatsUnavailable(f"topic {self.topic!r} does not exist; run `riskgate "
-                                       f"topics create` and `riskgate stats`")
+                                       f"topics create` and `riskgate stats`") from None
             tp = TopicPartition(self.topic, partition_for(key, len(partitions)))
             consumer.assign([tp])
             first = (await consumer.offsets_for_times({tp: int(since.timestamp() * 1000)}))[tp]
