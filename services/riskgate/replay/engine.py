@@ -181,9 +181,9 @@ class Replayer:
         book = self._configs.get(version)
         if book is None:
             book = ConfigBook()
-            for v, raw in self._history.configs:
+            for v, raw in self._history.configs:  # in the order applied live
                 if v > version:
-                    break
+                    continue  # came later, or was refused
                 change = codec.config_change(decode(RiskConfigEvent, raw, max_bytes=_MAX_BYTES))
                 # Refused live too: the last good config stayed in force.
                 with contextlib.suppress(LimitsError, ValueError):
@@ -197,9 +197,9 @@ class Replayer:
         state = self._emergencies.get(version)
         if state is None:
             state = EmergencyState()
-            for v, raw in self._history.emergencies:
+            for v, raw in self._history.emergencies:  # in the order applied live
                 if v > version:
-                    break
+                    continue
                 m = decode(BlackSwanState, raw, max_bytes=_MAX_BYTES)
                 state = next_emergency(state, EmergencyState(*codec.emergency(m)), m.rearm)
             if state.version != version:

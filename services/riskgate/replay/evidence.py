@@ -199,13 +199,16 @@ class GlobalHistory:
 
 
 async def load_globals(conn: asyncpg.Connection, topics: Topics) -> GlobalHistory:
-    """This deployment's histories: keyed by its own config, emergency and market topics."""
+    """This deployment's histories, keyed by its own config, emergency and market topics; the
+    config and emergency records in the order the workers applied them (each history row keeps
+    its first insertion time, and every worker inserts in topic order, so that order is the
+    topic's: a late older version stays after the newer one it did not replace)."""
     configs = [(r["version"], bytes(r["payload"])) for r in await conn.fetch(
         "SELECT version, payload FROM risk_configs WHERE source_topic = $1 "
-        "ORDER BY version", topics.config)]
+        "ORDER BY received_at, version", topics.config)]
     emergencies = [(r["version"], bytes(r["payload"])) for r in await conn.fetch(
         "SELECT version, payload FROM emergency_events WHERE source_topic = $1 "
-        "ORDER BY version, received_at", topics.black_swan)]
+        "ORDER BY received_at, version", topics.black_swan)]
     return GlobalHistory(topics.market, configs, emergencies, {})
 
 
