@@ -94,21 +94,18 @@ class MethodGuard:
         self.app = app
         self.routes = routes
 
-    def allowed(self, scope: Scope) -> set[str]:
-        """The methods some route fully matches on this path (asked per method, so routers
-        included as one route answer for all of theirs)."""
-        routes = self.routes()
-        return {method for method in _METHODS
-                if any(route.matches({**scope, "method": method})[0] is Match.FULL
-                       for route in routes)}
+    def _served(self, scope: Scope, method: str) -> bool:
+        # Asked per method, so that a router included as one route answers for all of its own.
+        return any(route.matches({**scope, "method": method})[0] is Match.FULL
+                   for route in self.routes())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or self._served(scope, scope["method"]):
             await self.app(scope, receive, send)
             return
-        allowed = self.allowed(scope)
         method = scope["method"]
-        if not allowed or method in allowed:
+        allowed = {m for m in _METHODS if self._served(scope, m)}
+        if not allowed:  # no such path: the router's 404
             await self.app(scope, receive, send)
             return
         allow = [(b"allow", ", ".join(sorted(allowed | {"OPTIONS"})).encode())]
