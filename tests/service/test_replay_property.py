@@ -328,18 +328,11 @@ class TestReplayReproducesTheWorker:
 _LATE_CONFIG = pytest.param(
     lambda w, now: (w.config(b.dumps(b.config(2, as_of=now, profile="NORMAL"))),
                     w.config(b.dumps(b.config(1, as_of=now, limits={"gross_cap": 0.02})))),
-    id="config", marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-        "replay bug: WorkerService._on_config records a late older config version as accepted "
-        "(ConfigBook.trial is None because apply ignores it), and Replayer._config applies every "
-        "row up to the witness's version, so the rebuilt book has a gross_cap the live one never "
-        "had")))
+    id="config")
 _LATE_EMERGENCY = pytest.param(
     lambda w, now: (w.emergency(b.dumps(b.emergency("E2", "NORMAL", version=2, as_of=now))),
                     w.emergency(b.dumps(b.emergency("E1", "EMERGENCY", version=1, as_of=now)))),
-    id="emergency", marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-        "replay bug: a late older emergency version is stored in emergency_events although "
-        "next_emergency ignored it, and Replayer._emergency folds every row up to the witness's "
-        "version in version order, so EMERGENCY 1 then NORMAL 2 (no rearm) replays as EMERGENCY")))
+    id="emergency")
 
 
 class TestOutOfOrderGlobalVersions:
@@ -364,11 +357,6 @@ class TestOutOfOrderGlobalVersions:
 class TestBatchesAtOneInstant:
     """An injected clock may read the same for two batches of one partition."""
 
-    @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-        "replay bug: Replayer._batch takes (portfolio, topic, partition, witness now) for one live "
-        "batch, so two batches at one processing time share one BatchContext in replay, and the "
-        "second batch is decided with the first one's cached environment (config version -1, not "
-        "1) and book"))
     def test_two_batches_at_one_instant_replay_as_two(self):
         """A config applied between two batches decided at the same time is in force for the
         second one, in replay as it was live."""

@@ -167,11 +167,11 @@ class EvidenceTables:
     def history(self, settings: Settings) -> GlobalHistory:
         """``load_globals`` with every market row (``load_market`` adds only those wanted)."""
         t = settings.topics
-        configs = sorted((v, row[2]) for (topic, v), row in self.risk_configs.items()
-                         if topic == t.config)
+        # In arrival order, as load_globals reads them (first insertion time): dicts keep it.
+        configs = [(v, row[2]) for (topic, v), row in self.risk_configs.items()
+                   if topic == t.config]
         emergencies = [(v, p) for (topic, _e, v), p in self.emergency_events.items()
                        if topic == t.black_swan]
-        emergencies.sort(key=lambda e: e[0])  # stable: arrival order within a version
         market = {(tk, v): p for (topic, tk, v), p in self.market_history.items() if topic == t.market}
         return GlobalHistory(t.market, configs, emergencies, market)
 

@@ -80,6 +80,7 @@ class Replayer:
         self._strategies = frozenset(strategies)
         self._outputs: list[OutRecord] | None = [] if keep_outputs else None
         self._batch_key: tuple | None = None
+        self._batch_markets: dict[str, int] = {}
         self._ctx = None
 
     def replay(self, portfolio_id: str, snapshots: list[StoredSnapshot],
@@ -122,7 +123,7 @@ class Replayer:
         self._world.emergency = self._emergency(w["emergency_version"])
         row.seq = w["seq"] - 1
         before = copy_row(row) if self.whatif is not None and in_window else None
-        ctx = self._batch(row, d, w["now"])
+        ctx = self._batch(row, d, w)
         result = self._handler.handle([self._handler.decode(d.record)], ctx.portfolios, d.seen(),
                                       w["now"], ctx)
         if self._outputs is not None and in_window:
@@ -138,17 +139,22 @@ class Replayer:
             return Verdict(d.decision_id, row.portfolio_id, "identical")
         return Verdict(d.decision_id, row.portfolio_id, "different", differences, self._cause(w))
 
-    def _batch(self, row: PortfolioRow, d: StoredDecision, now: float):
+    def _batch(self, row: PortfolioRow, d: StoredDecision, w: dict[str, Any]):
         """The batch context of the live batch that decided ``d``: the decisions of one portfolio
-        in one live batch share its processing time and partition, and share one context here
-        as they did live, so the book's running sums are added in the same order (a fresh book
-        per decision differs in the last bits of its sums)."""
-        key = (row.portfolio_id, d.topic, d.partition, now)
-        if self._batch_key != key:
-            self._batch_key = key
+        in one live batch share its processing time, partition and global state, and share one
+        context here as they did live, so the book's running sums are added in the same order (a
+        fresh book per decision differs in the last bits of its sums)."""
+        key = (row.portfolio_id, d.topic, d.partition, w["now"], w["config_version"],
+               w["emergency_version"])
+        markets = w["market_versions"]
+        seen = self._batch_markets
+        if self._batch_key != key or any(seen.get(t, v) != v for t, v in markets.items()):
+            self._batch_key, self._batch_markets = key, dict(markets)
             # Each live batch loaded the row from PostgreSQL, in jsonb's key order.
             row.positions, row.pending = jsonb_order(row.positions), jsonb_order(row.pending)
-            self._ctx = self._handler.batch_context({row.portfolio_id: row}, now)
+            self._ctx = self._handler.batch_context({row.portfolio_id: row}, w["now"])
+        else:
+            seen.update(markets)
         return self._ctx
 
     def take_outputs(self) -> list[OutRecord]:
