@@ -200,3 +200,40 @@ def _riskgate(s, *args: str) -> subprocess.CompletedProcess:
     root = Path(__file__).resolve().parents[2]
     return subprocess.run([str(root / ".venv/bin/python"), "-m", "riskgate.cli", *args],
                           env=worker_env(s), capture_output=True, text=True, timeout=120)
+
+
+class TestShadowAgreesWithWhatIf:
+    @pytest.mark.timeout(300)
+    async def test_live_shadow_and_counterfactual_change_the_same_decisions(
+            self, test_settings, unique, tmp_path):
+        """A worker shadowing DEFENSIVE on the live stream and a counterfactual what-if under
+        DEFENSIVE over the same window, two independent paths, change exactly the same
+        decisions to the same action types."""
+        from tests.integration.test_replay_evidence import fetch
+
+        s = test_settings.model_copy(update={"shadow_profile": "DEFENSIVE"})
+        now = time.time()
+        p, tk = f"P{unique}", f"V{unique[:6]}".upper()
+        # $300 .. $900 against DEFENSIVE's $500 cap, confidences around its 0.75 floor.
+        ds = [b.proposal(f"D{unique}-{i}", p, tk, qty=q, created_at=now, confidence=c)
+              for i, (q, c) in enumerate([(3.0, 0.9), (8.0, 0.9), (2.0, 0.7), (4.0, 0.8),
+                                          (9.0, 0.72), (1.0, 0.95)])]
+        async with topics(s):
+            await produce(s, s.topics.market, [(tk.encode(), b.dumps(b.market(tk, as_of=now)))])
+            await produce(s, s.topics.snapshots, [(p.encode(), b.dumps(b.snapshot(p, as_of=now)))])
+            async with running_worker(s):
+                await wait_for_row(s, "SELECT 1 FROM snapshot_history WHERE portfolio_id=$1", p)
+                await produce(s, s.topics.proposed, [(p.encode(), b.dumps(d)) for d in ds])
+                await collect(s, s.topics.actions, len(ds))
+            report = tmp_path / "whatif.ndjson"
+            done = await asyncio.to_thread(
+                replay_cli, test_settings, "--from", utc(now - 5), "--to", utc(time.time() + 5),
+                "--portfolio", p, "--profile", "DEFENSIVE", "--report", str(report))
+            shadow = await fetch(s, "SELECT decision_id, live_action, shadow_action FROM "
+                                    "shadow_records WHERE portfolio_id=$1 AND differs <> '{}'", p)
+        assert done.returncode == 0, done.stdout + done.stderr
+        whatif = {c["decision_id"]: (c["live"]["action_type"], c["candidate"]["action_type"])
+                  for c in map(json.loads, report.read_text().splitlines())}
+        live_shadow = {r["decision_id"]: (r["live_action"], r["shadow_action"]) for r in shadow}
+        assert len(whatif) >= 2, whatif  # the $800 cap and a confidence under 0.75
+        assert whatif == live_shadow
