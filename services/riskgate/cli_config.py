@@ -80,6 +80,7 @@ def _change(command: str, **fields: Any):
 def _write(command: str, change, who: str | None, wait: bool, dry: bool, last: int) -> None:
     from riskgate.control.dryrun import dry_run
     from riskgate.control.model import Actor
+    from riskgate.control.show import emergency_line
     from riskgate.control.writer import ConfigWriter
 
     settings = Settings()
@@ -88,15 +89,23 @@ def _write(command: str, change, who: str | None, wait: bool, dry: bool, last: i
     async def go():
         async with ConfigWriter(settings) as writer:
             if dry:
-                return await dry_run(writer, settings, change, actor, last)
-            return await writer.submit(change, actor,
-                                       wait_s=settings.config_wait_s if wait else None)
+                return await dry_run(writer, settings, change, actor, last), None
+            result = await writer.submit(change, actor,
+                                         wait_s=settings.config_wait_s if wait else None)
+            if change.rearm_event_id is None or result.status != "published":
+                return result, None
+            async with writer.pool.acquire() as conn:
+                return result, await emergency_line(conn, settings)
 
-    result = _run(command, settings, go)
+    result, emergency = _run(command, settings, go)
     if dry:
         typer.echo("\n".join(result.lines()))
         return
-    _print_result(result, settings.config_wait_s)
+    try:
+        _print_result(result, settings.config_wait_s)
+    finally:
+        if emergency is not None:
+            typer.echo(emergency)
 
 
 def _print_result(result, wait_s: float) -> None:

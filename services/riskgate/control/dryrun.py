@@ -24,6 +24,7 @@ class DryRun:
     start: datetime | None = None
     end: datetime | None = None
     note: str | None = None  # why not evaluated, or what was left out
+    details: tuple[str, ...] = ()  # the what-if report's lines: notional, transitions, refusals
 
     def lines(self) -> list[str]:
         out = [f"dry run: {self.preview.previous.get('scope')} (nothing published)"]
@@ -32,6 +33,7 @@ class DryRun:
             out.append(f"counterfactual: {self.different} of the last {self.decisions} stored "
                        f"decisions would have been decided differently "
                        f"({self.start:%Y-%m-%dT%H:%M:%SZ} .. {self.end:%Y-%m-%dT%H:%M:%SZ})")
+            out += [f"  {line.strip()}" for line in self.details]
         if self.note:
             out.append(f"counterfactual: {self.note}")
         return out
@@ -83,5 +85,7 @@ async def dry_run(writer, settings: Settings, change: ConfigChange, actor: Actor
                                          candidate=candidate)
         except ReplayInputError as exc:
             return DryRun(preview, False, note=str(exc))
-    changed = {c.decision_id for c in report.whatif.changes} if report.whatif else set()
-    return DryRun(preview, True, len(report.verdicts), len(changed), start, end, note)
+    whatif = report.whatif
+    changed = {c.decision_id for c in whatif.changes} if whatif else set()
+    return DryRun(preview, True, report.decisions, len(changed), start, end, note,
+                  tuple(whatif.lines()[1:]) if whatif else ())

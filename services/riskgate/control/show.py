@@ -12,6 +12,7 @@ from riskgate.control.rebuild import rebuild_config, rebuild_emergency
 from riskgate.settings import Settings
 from riskgate.store import config_writes as store
 from riskgate.store import worker_status
+from riskgate.worker.globals import in_force
 
 
 async def gather(conn: asyncpg.Connection, settings: Settings, portfolio_id: str = "",
@@ -30,6 +31,17 @@ async def gather(conn: asyncpg.Connection, settings: Settings, portfolio_id: str
         for p in await store.pending_proposals(conn, settings.topics.config)]
     view["config_topic"] = settings.topics.config
     return view
+
+
+async def emergency_line(conn: asyncpg.Connection, settings: Settings) -> str:
+    """The emergency state in force now, as the workers derive it, in one line."""
+    rebuilt = await rebuild_config(conn, settings)
+    raw = await rebuild_emergency(conn, settings)
+    em = in_force(raw, rebuilt.book.rearms)
+    if em is raw and raw.released is not None:
+        return (f"emergency in force: EMERGENCY, held for event {raw.event_id} (the engine says "
+                f"{raw.released.level.value}; no re-arm names {raw.event_id})")
+    return f"emergency in force: {em.level.value} (version {em.version}, event {em.event_id or '-'})"
 
 
 def lines(view: dict[str, Any]) -> list[str]:
