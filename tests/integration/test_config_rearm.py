@@ -54,6 +54,10 @@ class TestRearm:
             replayed = await asyncio.to_thread(replay_cli, s, *window)
         for done in (early, wrong, right):
             assert done.returncode == 0, done.stdout + done.stderr
+        assert wrong.stdout.splitlines()[-1].startswith(
+            f"emergency in force: EMERGENCY, held for event F{unique}")
+        assert right.stdout.splitlines()[-1] == "emergency in force: NORMAL (version 4, " \
+            f"event F{unique}-calm)"
         assert (in_emergency["action_type"], in_emergency["emergency_version"]) == ("REJECTED", 1)
         assert released_early["action_type"] == "OK" and released_early["emergency_version"] == 2
         assert (still["action_type"], still["emergency_version"]) == ("REJECTED", 4)

@@ -35,15 +35,21 @@ async def seed_book(s, p: str, now: float) -> None:
 class TestSwitchReachesTheWorker:
     @pytest.mark.timeout(180)
     async def test_set_profile_through_the_cli_is_in_the_next_decision(self, test_settings, unique):
-        """After `config set-profile DEFENSIVE` returns, the next decision's action carries
-        DEFENSIVE and the published version, and worker_status shows the worker applied it."""
+        """A dry run counts the stored decision DEFENSIVE would have decided differently and
+        publishes nothing; after `config set-profile DEFENSIVE` returns, the next decision's
+        action carries DEFENSIVE and the published version, and worker_status shows it applied."""
         s, now, p = test_settings, time.time(), f"P{unique}"
         async with topics(s):
             await seed_book(s, p, now)
             async with running_worker(s) as service:
                 await produce(s, s.topics.proposed, [(p.encode(), b.dumps(b.proposal(
-                    f"D{unique}-1", p, "AAPL", qty=2.0, created_at=time.time())))])
+                    f"D{unique}-1", p, "AAPL", qty=6.0, created_at=time.time())))])
                 before = await action_of(s, f"D{unique}-1")
+                offset = await end_offset(s)
+                dry = await asyncio.to_thread(
+                    config_cli, s, "set-profile", "DEFENSIVE", "--reason", "volatility is up",
+                    "--dry-run")
+                offset_after_dry_run = await end_offset(s)
                 switched = await asyncio.to_thread(
                     config_cli, s, "set-profile", "DEFENSIVE", "--reason", "volatility is up",
                     "--as", "alice")
@@ -52,6 +58,14 @@ class TestSwitchReachesTheWorker:
                 after = await action_of(s, f"D{unique}-2")
                 shown = await asyncio.to_thread(config_cli, s, "show", "--json")
                 worker_id = service.status.worker_id
+        # $600 passes NORMAL's $1000 position cap, not DEFENSIVE's $500.
+        assert dry.returncode == 0, dry.stdout + dry.stderr
+        assert dry.stdout.splitlines()[:3] == [
+            "dry run: global (nothing published)", "  profile: (inherit) -> DEFENSIVE",
+            dry.stdout.splitlines()[2]]
+        assert dry.stdout.splitlines()[2].startswith(
+            "counterfactual: 1 of the last 1 stored decisions would have been decided differently")
+        assert offset == offset_after_dry_run == 0
         assert switched.returncode == 0, switched.stdout + switched.stderr
         lines = switched.stdout.splitlines()
         assert lines[0].startswith("published version 1 (") and lines[0].endswith(" for global")
