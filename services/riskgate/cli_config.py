@@ -77,12 +77,14 @@ def _change(command: str, **fields: Any):
         _fail(command, f"{where}: {first['msg'].removeprefix('Value error, ')}")
 
 
-def _write(command: str, change, who: str | None, wait: bool, dry: bool, last: int) -> None:
+def _write(command: str, who: str | None, wait: bool, dry: bool, last: int, **fields: Any) -> None:
+    """Build the change from ``fields`` and submit it (or dry-run it) as ``who``."""
     from riskgate.control.dryrun import dry_run
     from riskgate.control.model import Actor
     from riskgate.control.show import emergency_line
     from riskgate.control.writer import ConfigWriter
 
+    change = _change(command, **fields)
     settings = Settings()
     actor = Actor(name=_who(who), via="cli")
 
@@ -133,9 +135,8 @@ def set_profile(name: str, reason: Reason, scope: Scope = "global", who: As = No
                 if_version: IfVersion = None, wait: Wait = True, dry_run: DryRun = False,
                 last: Last = 1000) -> None:
     """Switch the base profile of a scope (AGGRESSIVE_SMALL_ACCOUNT, NORMAL, DEFENSIVE)."""
-    change = _change("set-profile", scope=scope, profile=name.upper(), reason=reason,
-                     if_version=if_version)
-    _write("set-profile", change, who, wait, dry_run, last)
+    _write("set-profile", who, wait, dry_run, last, scope=scope, profile=name.upper(),
+           reason=reason, if_version=if_version)
 
 
 @config_app.command("set-limits")
@@ -147,9 +148,8 @@ def set_limits(file: Path, reason: Reason, scope: Scope = "global", who: As = No
     """Merge a YAML or JSON mapping of limits into the scope's overlay (null: no cap); --unset
     NAME removes one (the layer below applies again). Use - as FILE for no file."""
     limits = None if str(file) == "-" else _limits_file(file)
-    change = _change("set-limits", scope=scope, limits=limits, unset=unset or [], reason=reason,
-                     if_version=if_version)
-    _write("set-limits", change, who, wait, dry_run, last)
+    _write("set-limits", who, wait, dry_run, last, scope=scope, limits=limits, unset=unset or [],
+           reason=reason, if_version=if_version)
 
 
 def _limits_file(path: Path) -> dict[str, Any]:
@@ -171,25 +171,22 @@ def trading_state(state: str, reason: Reason, scope: Scope = "global", who: As =
                   if_version: IfVersion = None, wait: Wait = True, dry_run: DryRun = False,
                   last: Last = 1000) -> None:
     """Set a scope's trading state: ACTIVE, REDUCING or HALTED."""
-    change = _change("trading-state", scope=scope, trading_state=state.upper(), reason=reason,
-                     if_version=if_version)
-    _write("trading-state", change, who, wait, dry_run, last)
+    _write("trading-state", who, wait, dry_run, last, scope=scope, trading_state=state.upper(),
+           reason=reason, if_version=if_version)
 
 
 @config_app.command("halt")
 def halt(reason: Reason, who: As = None, if_version: IfVersion = None, wait: Wait = True) -> None:
     """The kill switch: global HALTED (only verified de-risking passes)."""
-    change = _change("halt", scope="global", trading_state="HALTED", reason=reason,
-                     if_version=if_version)
-    _write("halt", change, who, wait, False, 1)
+    _write("halt", who, wait, False, 1, scope="global", trading_state="HALTED", reason=reason,
+           if_version=if_version)
 
 
 @config_app.command("rearm")
 def rearm(event: Annotated[str, typer.Option("--event", help="The black swan event id.")],
           reason: Reason, who: As = None, wait: Wait = True) -> None:
     """Allow leaving EMERGENCY for this event once the black swan level is below EMERGENCY."""
-    change = _change("rearm", rearm_event_id=event, reason=reason)
-    _write("rearm", change, who, wait, False, 1)
+    _write("rearm", who, wait, False, 1, rearm_event_id=event, reason=reason)
 
 
 @config_app.command("approve")

@@ -152,7 +152,8 @@ class ConfigWriter:
         return await self._waited(result, wait_s)
 
     async def preview(self, change: ConfigChange, actor: Actor) -> WriteResult:
-        """What ``submit`` would publish now, validated the same way; nothing is written."""
+        """What ``submit`` would publish now, validated the same way; nothing is written (a
+        WriteResult with status "proposed", change_id "dry-run" and version None)."""
         check_permission(change, actor)
         scopes.check_change(change)
         async with self.pool.acquire() as conn:
