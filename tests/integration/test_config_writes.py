@@ -205,3 +205,20 @@ class TestOnePartition:
         assert worker.returncode == 2, worker.stderr[-2000:]
         assert worker.stderr.strip().splitlines()[-1].startswith(
             f"riskgate worker: topic '{s.topics.config}' has 2 partitions")
+
+
+class TestInfrastructureFaults:
+    @pytest.mark.timeout(180)
+    def test_an_unreachable_database_or_broker_exits_3_in_one_line(self, test_settings):
+        """show and history without PostgreSQL, and a write without Kafka, exit 3 and name the
+        system and the setting, without a traceback."""
+        s = test_settings
+        no_db = {"RISKGATE_DATABASE_URL": "postgresql://riskgate:secret@127.0.0.1:1/riskgate"}
+        runs = [config_cli(s, "show", **no_db), config_cli(s, "history", **no_db),
+                config_cli(s, "halt", "--reason", "no broker",
+                           RISKGATE_BOOTSTRAP_SERVERS="127.0.0.1:1")]
+        for done in runs:
+            assert done.returncode == 3 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "cannot reach PostgreSQL at 127.0.0.1:1 (RISKGATE_DATABASE_URL)" in runs[0].stderr
+        assert "secret" not in runs[0].stderr + runs[1].stderr
+        assert "cannot reach Kafka at 127.0.0.1:1 (RISKGATE_BOOTSTRAP_SERVERS)" in runs[2].stderr

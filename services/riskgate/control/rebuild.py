@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaTimeoutError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 from aiokafka.structs import TopicPartition
 
 from riskgate.contracts.decode import decode
@@ -82,6 +82,8 @@ async def _partitions(settings: Settings, topic: str, tries: int = 6) -> list[in
     for attempt in range(tries):
         try:
             return await partitions_of(settings.bootstrap_servers, topic)
+        except KafkaError:  # a RuntimeError too, but the broker's fault: exit 3, not 2
+            raise
         except RuntimeError as exc:  # the topic does not exist (yet)
             if attempt == tries - 1:
                 raise ConfigTopicInvalid(str(exc)) from None

@@ -18,6 +18,8 @@ async def check_config_topic(settings: Settings) -> None:
     topic = settings.topics.config
     try:
         parts = await partitions_of(settings.bootstrap_servers, topic)
+    except KafkaError:  # the broker is away: start-up retries
+        raise
     except RuntimeError as exc:  # not created yet: wait for `riskgate topics create`
         raise KafkaError(str(exc)) from exc
     problem = config_topic_problem(topic, len(parts))
