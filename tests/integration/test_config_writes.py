@@ -11,6 +11,7 @@ import time
 
 import pytest
 from aiokafka.admin import NewTopic
+from prometheus_client import REGISTRY
 
 from riskgate.control.model import Actor, ConfigChange, ConfigTopicInvalid
 from riskgate.kafka.admin import TopicLayoutError, admin_client, create_topics
@@ -20,6 +21,11 @@ from tests.support.config import ROOT, action_of, config_cli, end_offset, fetch,
 from tests.support.kafka import produce, running_worker, topics, worker_env
 
 pytestmark = pytest.mark.integration
+
+
+def sample(name: str, **labels: str) -> float | None:
+    """A metric of this process (the worker and the writer run in it)."""
+    return REGISTRY.get_sample_value(name, labels)
 
 #: Eight limits that do not depend on each other, one per concurrent writer.
 LIMITS = {"sector_cap": 0.4, "country_cap": 0.5, "cluster_cap": 0.45, "max_spread_bps": 50.0,
@@ -155,12 +161,18 @@ class TestWorkerStatus:
     @pytest.mark.timeout(180)
     async def test_a_wait_names_the_workers_that_have_not_applied(self, test_settings):
         """A live worker that lags is named when the wait runs out (CLI exit 1); the running
-        worker is reported as applied; a stopped worker's row is gone."""
+        worker is reported as applied, and its metrics say the version and the profile; a
+        stopped worker's row is gone."""
         s = test_settings
         async with topics(s):
             async with running_worker(s) as service, writer_for(s) as writer:
+                changes_before = sample("riskgate_config_changes_total",
+                                        actor="alice", via="cli") or 0.0
                 applied = await writer.submit(ConfigChange(profile="DEFENSIVE", reason="switch"),
                                               Actor(name="alice"), wait_s=20)
+                gauges = (sample("riskgate_config_version", worker=service.status.worker_id),
+                          sample("riskgate_active_profile", scope="global", profile="DEFENSIVE"),
+                          sample("riskgate_config_changes_total", actor="alice", via="cli"))
                 async with writer.pool.acquire() as conn:
                     await worker_status.upsert(conn, f"lagging-{s.group_id}", s.group_id,
                                                s.topics.config, "elsewhere", 1, 0, [], 60.0)
@@ -171,6 +183,7 @@ class TestWorkerStatus:
             rows = await fetch(s, "SELECT worker_id FROM worker_status WHERE config_topic = $1",
                                s.topics.config)
         assert applied.applied_by == [worker_id] and applied.not_applied_by == []
+        assert gauges == (1.0, 1.0, changes_before + 1)
         assert waited.returncode == 1, waited.stdout + waited.stderr
         assert waited.stdout.splitlines()[-1] == (
             f"not applied within 2 s by: lagging-{s.group_id}")
