@@ -14,7 +14,13 @@ from aiokafka.admin import NewTopic
 from prometheus_client import REGISTRY
 
 from riskgate.control.model import Actor, ConfigChange, ConfigTopicInvalid
-from riskgate.kafka.admin import TopicLayoutError, admin_client, create_topics
+from riskgate.kafka.admin import (
+    TopicLayoutError,
+    admin_client,
+    create_topics,
+    delete_topics,
+    topic_specs,
+)
 from riskgate.store import worker_status
 from tests.support import builders as b
 from tests.support.config import ROOT, action_of, config_cli, end_offset, fetch, writer_for
@@ -203,7 +209,7 @@ class TestOnePartition:
                                                 topic_configs={"cleanup.policy": "compact"})])
         finally:
             await admin.close()
-        async with topics(s):
+        try:
             with pytest.raises(TopicLayoutError) as topic_error:
                 await create_topics(s)
             with pytest.raises(ConfigTopicInvalid):
@@ -213,6 +219,8 @@ class TestOnePartition:
             worker = await asyncio.to_thread(
                 subprocess.run, [str(ROOT / ".venv/bin/python"), "-m", "riskgate.cli", "worker"],
                 env=worker_env(s), capture_output=True, text=True, timeout=90)
+        finally:
+            await delete_topics(s, [t.name for t in topic_specs(s)])
         assert "has 2 partitions; risk.config must have exactly 1" in str(topic_error.value)
         assert halted.returncode == 2 and "has 2 partitions" in halted.stderr
         assert worker.returncode == 2, worker.stderr[-2000:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass
 
@@ -92,18 +93,25 @@ async def create_topics(settings: Settings) -> dict[str, str]:
                         result[topic] = "exists"
                     elif code != 0:
                         raise RuntimeError(f"creating topic {topic!r} failed with error code {code}")
-        await _check_config_topic(admin, settings.topics.config)
+        if result.get(settings.topics.config) == "exists":  # ours is made with one partition
+            await _check_config_topic(admin, settings.topics.config)
         return result
     finally:
         await admin.close()
 
 
-async def _check_config_topic(admin: AIOKafkaAdminClient, topic: str) -> None:
-    described = await admin.describe_topics([topic])
-    parts = [p for d in described if d.get("error_code", 0) == 0 for p in d["partitions"]]
-    problem = config_topic_problem(topic, len(parts)) if parts else None
-    if problem is not None:
-        raise TopicLayoutError(problem)
+async def _check_config_topic(admin: AIOKafkaAdminClient, topic: str, tries: int = 10) -> None:
+    """TopicLayoutError when the config topic has more than one partition; a topic made a
+    moment ago may not be described yet, so that is asked again for a few seconds."""
+    for _ in range(tries):
+        described = await admin.describe_topics([topic])
+        parts = [p for d in described if d.get("error_code", 0) == 0 for p in d["partitions"]]
+        if parts:
+            problem = config_topic_problem(topic, len(parts))
+            if problem is not None:
+                raise TopicLayoutError(problem)
+            return
+        await asyncio.sleep(0.5)
 
 
 async def delete_topics(settings: Settings, names: list[str]) -> None:
