@@ -18,6 +18,7 @@ import yaml
 
 from riskgate.core import PROFILES
 from riskgate.core.limits import UPPER_CAPS
+from riskgate.kafka.admin import delete_topics
 from tests.integration.test_replay_evidence import replay_cli, wait_for_row
 from tests.support import builders as b
 from tests.support.kafka import collect, produce, running_worker, topics
@@ -86,6 +87,20 @@ def chromium_dom(page: Path, screenshot: Path) -> str:
     return done.stdout
 
 
+async def decide_live(s, portfolio_id: str, ticker: str, decisions: list[dict], now: float) -> None:
+    """One market record, one snapshot, then ``decisions`` through a running worker, on topics
+    of their own (deleted afterwards: what-if reads only the stored evidence)."""
+    p, tk = portfolio_id.encode(), ticker.encode()
+    async with topics(s):
+        await produce(s, s.topics.market, [(tk, b.dumps(b.market(ticker, as_of=now)))])
+        await produce(s, s.topics.snapshots, [(p, b.dumps(b.snapshot(portfolio_id, as_of=now)))])
+        async with running_worker(s):
+            await wait_for_row(s, "SELECT 1 FROM snapshot_history WHERE portfolio_id=$1",
+                               portfolio_id)
+            await produce(s, s.topics.proposed, [(p, b.dumps(d)) for d in decisions])
+            await collect(s, s.topics.actions, len(decisions))
+
+
 @pytest.fixture(scope="module")
 def chromium() -> str:
     path = shutil.which("chromium")
@@ -105,23 +120,17 @@ class TestWhatIf:
         p, tk = f"P{unique}", f"W{unique[:6]}".upper()
         ds = [b.proposal(f"D{unique}-{i}", p, tk, qty=q, created_at=now)
               for i, q in enumerate(QUANTITIES)]
-        async with topics(s):
-            await produce(s, s.topics.market, [(tk.encode(), b.dumps(b.market(tk, as_of=now)))])
-            await produce(s, s.topics.snapshots, [(p.encode(), b.dumps(b.snapshot(p, as_of=now)))])
-            async with running_worker(s):
-                await wait_for_row(s, "SELECT 1 FROM snapshot_history WHERE portfolio_id=$1", p)
-                await produce(s, s.topics.proposed, [(p.encode(), b.dumps(d)) for d in ds])
-                await collect(s, s.topics.actions, len(ds))
-            window = ("--from", utc(now - 5), "--to", utc(time.time() + 5), "--portfolio", p)
-            cap = write(tmp_path / "cap.yaml", {"limits": {"per_name_weight_cap": 0.0005}})
-            tight = write(tmp_path / "tight.yaml", tight_everywhere())
-            run = lambda *a: asyncio.to_thread(replay_cli, s, *window, *a)  # noqa: E731
-            same = await run("--profile", "NORMAL")
-            capped = await run("--limits", str(cap), "--report", str(tmp_path / "cap.ndjson"))
-            tighter = await run("--limits", str(tight), "--report", str(tmp_path / "tight.ndjson"))
-            path = await run("--limits", str(cap), "--mode", "path", "--html",
-                             str(tmp_path / "report.html"), "--to-topic", f"sandbox{unique}")
-            why = await asyncio.to_thread(_riskgate, s, "audit", "why", ds[2]["decision_id"])
+        await decide_live(s, p, tk, ds, now)
+        window = ("--from", utc(now - 5), "--to", utc(time.time() + 5), "--portfolio", p)
+        cap = write(tmp_path / "cap.yaml", {"limits": {"per_name_weight_cap": 0.0005}})
+        tight = write(tmp_path / "tight.yaml", tight_everywhere())
+        run = lambda *a: asyncio.to_thread(replay_cli, s, *window, *a)  # noqa: E731
+        same = await run("--profile", "NORMAL")
+        capped = await run("--limits", str(cap), "--report", str(tmp_path / "cap.ndjson"))
+        tighter = await run("--limits", str(tight), "--report", str(tmp_path / "tight.ndjson"))
+        path = await run("--limits", str(cap), "--mode", "path", "--html",
+                         str(tmp_path / "report.html"), "--to-topic", f"sandbox{unique}")
+        why = await asyncio.to_thread(_riskgate, s, "audit", "why", ds[2]["decision_id"])
         # The live config as the candidate: nothing changes, and the live replay is clean.
         assert same.returncode == 0, same.stdout + same.stderr
         assert lines_of(same)[0].endswith("legs=5 changed=0 approvals_lost=0 approvals_gained=0")
@@ -158,7 +167,9 @@ class TestWhatIf:
         # The sandbox holds the candidate's outputs, never the live topics.
         sandbox = next(x for x in lines_of(path) if x.startswith("sandbox:"))
         assert sandbox.startswith(f"sandbox: sandbox{unique}.{s.topics.actions}=5 "), sandbox
-        actions = read_sandbox(s, f"sandbox{unique}.{s.topics.actions}", 5)
+        sandboxes = [f"sandbox{unique}.{t}" for t in (s.topics.actions, s.topics.targets)]
+        actions = read_sandbox(s, sandboxes[0], 5)
+        await delete_topics(s, sandboxes)
         assert sorted(a["decision_id"] for a in actions) == sorted(d["decision_id"] for d in ds)
         # Path mode: the candidate's own book held 5 after the cap, so 9 was refused there too.
         assert [a["action_type"] for a in actions] == ["OK", "CAPPED", "REJECTED", "OK", "CAPPED"]
@@ -218,19 +229,13 @@ class TestShadowAgreesWithWhatIf:
         ds = [b.proposal(f"D{unique}-{i}", p, tk, qty=q, created_at=now, confidence=c)
               for i, (q, c) in enumerate([(3.0, 0.9), (8.0, 0.9), (2.0, 0.7), (4.0, 0.8),
                                           (9.0, 0.72), (1.0, 0.95)])]
-        async with topics(s):
-            await produce(s, s.topics.market, [(tk.encode(), b.dumps(b.market(tk, as_of=now)))])
-            await produce(s, s.topics.snapshots, [(p.encode(), b.dumps(b.snapshot(p, as_of=now)))])
-            async with running_worker(s):
-                await wait_for_row(s, "SELECT 1 FROM snapshot_history WHERE portfolio_id=$1", p)
-                await produce(s, s.topics.proposed, [(p.encode(), b.dumps(d)) for d in ds])
-                await collect(s, s.topics.actions, len(ds))
-            report = tmp_path / "whatif.ndjson"
-            done = await asyncio.to_thread(
-                replay_cli, test_settings, "--from", utc(now - 5), "--to", utc(time.time() + 5),
-                "--portfolio", p, "--profile", "DEFENSIVE", "--report", str(report))
-            shadow = await fetch(s, "SELECT decision_id, live_action, shadow_action FROM "
-                                    "shadow_records WHERE portfolio_id=$1 AND differs <> '{}'", p)
+        await decide_live(s, p, tk, ds, now)
+        report = tmp_path / "whatif.ndjson"
+        done = await asyncio.to_thread(
+            replay_cli, test_settings, "--from", utc(now - 5), "--to", utc(time.time() + 5),
+            "--portfolio", p, "--profile", "DEFENSIVE", "--report", str(report))
+        shadow = await fetch(s, "SELECT decision_id, live_action, shadow_action FROM "
+                                "shadow_records WHERE portfolio_id=$1 AND differs <> '{}'", p)
         assert done.returncode == 0, done.stdout + done.stderr
         whatif = {c["decision_id"]: (c["live"]["action_type"], c["candidate"]["action_type"])
                   for c in map(json.loads, report.read_text().splitlines())}
