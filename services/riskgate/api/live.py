@@ -25,7 +25,7 @@ from riskgate.contracts.inputs import BlackSwanState, MarketMetrics, RiskConfigE
 from riskgate.core import LimitsError
 from riskgate.settings import Settings
 from riskgate.worker import codec
-from riskgate.worker.globals import EmergencyState, GlobalState, next_emergency
+from riskgate.worker.globals import GlobalState
 from riskgate.worker.inputs import CompactedReader
 from riskgate.worker.lifecycle import Backoff
 
@@ -112,9 +112,7 @@ class LiveInputs:
     async def _on_emergency(self, key: bytes | None, value: bytes | None) -> None:
         m = decode(BlackSwanState, value, max_bytes=self.s.max_message_bytes)
         if m.scope == "global":
-            world = self.world
-            world.emergency = next_emergency(world.emergency, EmergencyState(*codec.emergency(m)),
-                                             m.rearm)
+            self.world.emergency = codec.after_emergency(self.world.emergency, m)
 
 
 def live_world(view: LiveView) -> GlobalState:

@@ -32,7 +32,7 @@ from riskgate.settings import Settings
 from riskgate.store.state import PortfolioRow, jsonb_order, unreflected
 from riskgate.worker import codec
 from riskgate.worker.candidate import Candidate
-from riskgate.worker.globals import ConfigBook, EmergencyState, GlobalState, next_emergency
+from riskgate.worker.globals import ConfigBook, EmergencyState, GlobalState
 from riskgate.worker.handler import DecisionHandler
 from riskgate.worker.witness import settings_in_force
 
@@ -207,7 +207,7 @@ class Replayer:
                 if v > version:
                     continue
                 m = decode(BlackSwanState, raw, max_bytes=_MAX_BYTES)
-                state = next_emergency(state, EmergencyState(*codec.emergency(m)), m.rearm)
+                state = codec.after_emergency(state, m)
             if state.version != version:
                 raise Unreplayable(f"emergency_events has no version {version}")
             self._emergencies[version] = state

@@ -13,6 +13,7 @@ from riskgate.contracts.inputs import (
     RiskConfigEvent,
 )
 from riskgate.core import EmergencyLevel, MarketData, Proposal, Regime
+from riskgate.worker.globals import EmergencyState, next_emergency
 
 
 def market(m: MarketMetrics) -> MarketData:
@@ -49,6 +50,12 @@ def emergency(m: BlackSwanState) -> tuple[EmergencyLevel, int, str, float, float
     goes to ``next_emergency`` beside it."""
     cut = m.sop.gross_cut_pct if m.sop is not None else 0.5
     return EmergencyLevel(m.level.value), m.version, m.event_id, m.as_of.timestamp(), cut
+
+
+def after_emergency(current: EmergencyState, m: BlackSwanState) -> EmergencyState:
+    """The emergency state once record ``m`` is read: the one rule the worker, the API's live
+    view and replay all fold the black-swan topic with (``next_emergency``)."""
+    return next_emergency(current, EmergencyState(*emergency(m)), m.rearm)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ from riskgate.worker.app import DecisionLoop
 from riskgate.worker.batch import BatchCommitter
 from riskgate.worker.control import check_config_topic, show_profiles
 from riskgate.worker.emergency import issue_forced_derisk
-from riskgate.worker.globals import EmergencyState, GlobalState, next_emergency
+from riskgate.worker.globals import GlobalState
 from riskgate.worker.handler import DecisionHandler
 from riskgate.worker.health import HealthServer
 from riskgate.worker.inputs import CompactedReader
@@ -294,8 +294,7 @@ class WorkerService:
         if m.scope != "global":
             return
         before = self.world.emergency_in_force()
-        proposed = EmergencyState(*codec.emergency(m))
-        held = next_emergency(self.world.emergency, proposed, m.rearm)
+        held = codec.after_emergency(self.world.emergency, m)
         await self._store(db.record_emergency, self.s.topics.black_swan, m.event_id, m.version, m.level.value,
                           value or b"{}")
         self.world.emergency = held
