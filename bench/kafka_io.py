@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -19,6 +18,7 @@ from tests.support import builders as b
 from bench import workload as w
 from riskgate.kafka.admin import create_topics
 from riskgate.settings import Settings, Topics
+from riskgate.store.connect import connect as db_connect
 
 Payload = tuple[bytes, bytes, str]  # key, value, decision_id
 
@@ -175,7 +175,7 @@ async def drop_run(s: Settings, run: str) -> None:
         finally:
             await admin.close()
     with contextlib.suppress(Exception):
-        conn = await asyncpg.connect(s.database_url)
+        conn = await db_connect(s)
         try:
             like = f"bench{run}%"
             for table, column in _RUN_ROWS:

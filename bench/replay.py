@@ -38,7 +38,8 @@ from bench import workload
 from riskgate.records import InRecord
 from riskgate.settings import Settings
 from riskgate.store import state as db
-from riskgate.store.migrate import migrate_url
+from riskgate.store.connect import connect, create_pool
+from riskgate.store.migrate import migrate_settings
 from riskgate.worker.batch import BatchCommitter
 from riskgate.worker.handler import DecisionHandler, expected_partition
 from riskgate.worker.service import WorkerService
@@ -67,21 +68,21 @@ def settings_for(database_url: str) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def scratch_database(base_url: str, keep: bool):
+async def scratch_database(base: Settings, keep: bool):
     """A migrated database of its own in the same cluster, dropped afterwards unless ``keep``."""
     name = f"riskgate_bench_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(base_url)
+    admin = await connect(base)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    url = urlunsplit(urlsplit(base_url)._replace(path="/" + name))
+    url = urlunsplit(urlsplit(base.database_url)._replace(path="/" + name))
     try:
-        await migrate_url(url)
+        await migrate_settings(settings_for(url))
         yield name, url
     finally:
         if not keep:
-            admin = await asyncpg.connect(base_url)
+            admin = await connect(base)
             try:
                 await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             finally:
@@ -349,8 +350,9 @@ def replay_once(url: str, start: float, end: float, profile: Path | None = None)
 
 async def section(plan: Plan, log) -> dict[str, Any]:
     """Seed; replay the whole window ``plan.rounds`` times and its first half once; profile."""
-    async with scratch_database(Settings().database_url, plan.keep) as (name, url):
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=2, init=db.init_connection)
+    async with scratch_database(Settings(), plan.keep) as (name, url):
+        pool = await create_pool(settings_for(url), min_size=1, max_size=2,
+                                 init=db.init_connection)
         try:
             log(f"replay: seeding {plan.decisions:,} records into {name} ...")
             seed = await Seeder(settings_for(url), pool, plan).run(log)

@@ -81,9 +81,9 @@ def _ensure_infra() -> None:
 
 async def _migrate() -> None:
     from riskgate.settings import Settings
-    from riskgate.store.migrate import migrate_url
+    from riskgate.store.migrate import migrate_settings
 
-    await migrate_url(Settings().database_url)
+    await migrate_settings(Settings())
 
 
 def write(results: dict[str, Any], out: Path) -> None:

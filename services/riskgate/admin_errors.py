@@ -25,6 +25,7 @@ import asyncpg
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
 from riskgate.settings import Settings
+from riskgate.store.connect import connect
 
 #: How long one connection attempt may take: a dead or silent host fails in seconds.
 CONNECT_TIMEOUT_S = 10.0
@@ -140,6 +141,6 @@ def with_database(command: str, settings: Settings, fn, *args, init: bool = True
 async def connect_postgres(settings: Settings) -> asyncpg.Connection:
     """A connection for an admin command, given up after CONNECT_TIMEOUT_S."""
     try:
-        return await asyncpg.connect(settings.database_url, timeout=CONNECT_TIMEOUT_S)
+        return await connect(settings, timeout=CONNECT_TIMEOUT_S)
     except ValueError as exc:  # asyncpg parses the URL before it connects
         raise InvalidAddress(str(exc)) from exc

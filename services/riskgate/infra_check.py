@@ -26,11 +26,9 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 
-import asyncpg
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
-
+from riskgate.kafka.clients import kafka_admin, kafka_producer
 from riskgate.settings import Settings
+from riskgate.store.connect import connect
 
 RETRY_INTERVAL_S = 0.5
 # One attempt may hang (e.g. on a coordinator that is still loading); cut it
@@ -43,8 +41,8 @@ class NotReady(Exception):
     """A check did not pass before the deadline."""
 
 
-async def kafka_metadata(bootstrap: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+async def kafka_metadata(settings: Settings) -> None:
+    admin = kafka_admin(settings, request_timeout_ms=5000)
     try:
         await admin.start()
         await admin.describe_cluster()
@@ -52,10 +50,8 @@ async def kafka_metadata(bootstrap: str) -> None:
         await admin.close()
 
 
-async def kafka_transaction(bootstrap: str) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, transactional_id=TRANSACTIONAL_ID, request_timeout_ms=5000
-    )
+async def kafka_transaction(settings: Settings) -> None:
+    producer = kafka_producer(settings, transactional_id=TRANSACTIONAL_ID, request_timeout_ms=5000)
     try:
         await producer.start()  # runs init_transactions
         await producer.begin_transaction()
@@ -64,8 +60,8 @@ async def kafka_transaction(bootstrap: str) -> None:
         await producer.stop()
 
 
-async def postgres_select(url: str) -> None:
-    conn = await asyncpg.connect(url, timeout=5)
+async def postgres_select(settings: Settings) -> None:
+    conn = await connect(settings, timeout=5)
     try:
         await conn.fetchval("select 1")
     finally:
@@ -92,17 +88,18 @@ async def wait_until(name: str, check: Callable[[], Awaitable[None]], deadline: 
             return
 
 
-async def check_kafka(bootstrap: str, deadline: float) -> None:
-    await wait_until(f"kafka metadata at {bootstrap}", lambda: kafka_metadata(bootstrap), deadline)
-    await wait_until("kafka transactions", lambda: kafka_transaction(bootstrap), deadline)
+async def check_kafka(settings: Settings, deadline: float) -> None:
+    await wait_until(f"kafka metadata at {settings.bootstrap_servers}",
+                     lambda: kafka_metadata(settings), deadline)
+    await wait_until("kafka transactions", lambda: kafka_transaction(settings), deadline)
 
 
 async def check_all(settings: Settings, timeout: float) -> list[str]:
     """Run the Kafka and PostgreSQL checks side by side; return what failed."""
     deadline = time.monotonic() + timeout
     results = await asyncio.gather(
-        check_kafka(settings.bootstrap_servers, deadline),
-        wait_until("postgres", lambda: postgres_select(settings.database_url), deadline),
+        check_kafka(settings, deadline),
+        wait_until("postgres", lambda: postgres_select(settings), deadline),
         return_exceptions=True,
     )
     failures = [r for r in results if isinstance(r, BaseException)]

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from riskgate.settings_secrets import (
+    SECRET_FILE_FIELDS,
+    FileSecretsSource,
+    check_consistent,
+    move_url_password,
+)
 
 
 class Topics(BaseModel):
@@ -33,7 +41,22 @@ class Settings(BaseSettings):
     )
 
     bootstrap_servers: str = "127.0.0.1:9092"
-    database_url: str = "postgresql://riskgate:riskgate@127.0.0.1:55432/riskgate"
+    # Kafka security (docs/security.md). The plaintext default is for development only.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = Field(default=None, description="trust these CAs (PEM)")
+    kafka_ssl_certfile: Path | None = Field(default=None, description="client certificate for mTLS")
+    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_key_password: SecretStr | None = None
+    # The password never stays in the URL: one given there moves to database_password.
+    database_url: str = "postgresql://riskgate@127.0.0.1:55432/riskgate"
+    database_password: SecretStr | None = SecretStr("riskgate")
+    database_sslmode: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] | None = None
+    database_sslrootcert: Path | None = Field(default=None, description="trust these CAs (PEM)")
+    database_sslcert: Path | None = None
+    database_sslkey: Path | None = None
     topics: Topics = Field(default_factory=Topics)
     group_id: str = "riskgate"
     transactional_id_prefix: str = "riskgate"
@@ -85,3 +108,23 @@ class Settings(BaseSettings):
     worker_id: str | None = Field(default=None, max_length=128, description="this worker's id in "
                                   "worker_status (default host:pid:random)")
     log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """``RISKGATE_X_FILE`` (the Kubernetes secret convention) stands beside ``RISKGATE_X``."""
+        return (init_settings, env_settings, FileSecretsSource(settings_cls, SECRET_FILE_FIELDS),
+                dotenv_settings, file_secret_settings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _password_out_of_url(cls, data: object) -> object:
+        return move_url_password(data)
+
+    @model_validator(mode="after")
+    def _security_consistent(self) -> Settings:
+        check_consistent(self)
+        return self

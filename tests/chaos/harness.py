@@ -30,6 +30,7 @@ from aiokafka.structs import TopicPartition
 
 from riskgate.kafka.admin import create_topics
 from riskgate.settings import Settings, Topics
+from riskgate.store.connect import connect as db_connect
 from tests.chaos.verify import Expected, stored_counts, verify
 from tests.support import builders as b
 from tests.support.kafka import collect, worker_env
@@ -270,7 +271,7 @@ async def wait_drained(s: Settings, expected: Expected, deadline_s: float) -> in
     done = 0
     while time.monotonic() < end:
         try:
-            conn = await asyncpg.connect(s.database_url)
+            conn = await db_connect(s)
             try:
                 done = await conn.fetchval(
                     "SELECT count(*) FROM processed_decisions WHERE decision_id = ANY($1::text[])", ids)
@@ -342,7 +343,7 @@ async def replay_check(s: Settings, portfolio_ids: list[str], start: datetime) -
     from riskgate.replay.run import replay_window
     from riskgate.replay.verify import verify_topics
 
-    conn = await asyncpg.connect(s.database_url)
+    conn = await db_connect(s)
     end = datetime.now(UTC) + timedelta(seconds=60)
     try:
         result = await replay_window(conn, s.model_copy(update=CHAOS_DECISION_SETTINGS), start,

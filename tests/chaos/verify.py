@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 import orjson
 
 from riskgate.contracts.inputs import MarketMetrics, ProposedDecision
@@ -22,6 +21,7 @@ from riskgate.core import (
 )
 from riskgate.settings import Settings
 from riskgate.store import state as db
+from riskgate.store.connect import connect as db_connect
 from riskgate.worker import codec
 from riskgate.worker.globals import EmergencyState, GlobalState
 
@@ -64,7 +64,7 @@ def _count_outputs(expected: Expected, actions, targets) -> dict[str, Any]:
 
 
 async def _stored(s: Settings, expected: Expected) -> tuple[list, dict, int]:
-    conn = await asyncpg.connect(s.database_url)
+    conn = await db_connect(s)
     await db.init_connection(conn)
     try:
         rows = await conn.fetch(
@@ -180,7 +180,7 @@ def _foreign(actions, expected: Expected) -> set[str]:
 
 async def stored_counts(s: Settings, portfolio_ids: list[str]) -> tuple[int, int]:
     """How many actions and targets PostgreSQL holds for these portfolios (what Kafka must show)."""
-    conn = await asyncpg.connect(s.database_url)
+    conn = await db_connect(s)
     try:
         actions = await conn.fetchval("SELECT count(*) FROM risk_actions WHERE portfolio_id = ANY($1::text[])",
                                       portfolio_ids)

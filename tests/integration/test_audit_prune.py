@@ -17,7 +17,8 @@ from riskgate.replay import evidence
 from riskgate.replay.engine import Replayer
 from riskgate.replay.run import replay_window
 from riskgate.settings import Settings, Topics
-from riskgate.store.migrate import migrate_url
+from riskgate.store.connect import connect as db_connect
+from riskgate.store.migrate import migrate_settings
 from riskgate.store.prune import LOCK_KEY, TABLES, prune
 from tests.support.kafka import worker_env
 from tests.support.prune_scenario import Names, populate
@@ -31,21 +32,22 @@ ROOT = Path(__file__).resolve().parents[2]
 async def scratch(infra: Settings, unique: str):
     """Settings on a migrated database of this test only, dropped afterwards."""
     name = f"riskgate_prune_{unique}"
-    admin = await asyncpg.connect(infra.database_url)
+    admin = await db_connect(infra)
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = urlunsplit(urlsplit(infra.database_url)._replace(path=f"/{name}"))
     try:
-        await migrate_url(url)
         names = {f: f"t{unique}.{d}" for f, d in Topics().model_dump().items()}
-        yield infra.model_copy(update={"database_url": url, "topics": Topics(**names),
-                                       "partitions": 1, "http_port": 0})
+        scratch = infra.model_copy(update={"database_url": url, "topics": Topics(**names),
+                                           "partitions": 1, "http_port": 0})
+        await migrate_settings(scratch)
+        yield scratch
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
 
 async def query(s: Settings, sql: str, *args):
-    conn = await asyncpg.connect(s.database_url)
+    conn = await db_connect(s)
     try:
         return await conn.fetch(sql, *args)
     finally:
@@ -143,7 +145,7 @@ class TestAuditPrune:
         s = scratch
         cutoff = await populate(s, unique)
         end = datetime.now(UTC) + timedelta(seconds=5)
-        conn = await asyncpg.connect(s.database_url)
+        conn = await db_connect(s)
         try:
             whole = await replay_window(conn, s, cutoff, end)
             await prune(conn, cutoff, keep_dedup_s=0.0, ttl_s=s.snapshot_ttl_s, batch_max=1,
@@ -160,7 +162,7 @@ class TestAuditPrune:
         decision identical, none unreplayable."""
         s = scratch
         cutoff = await populate(s, unique)
-        conn = await asyncpg.connect(s.database_url)
+        conn = await db_connect(s)
         try:
             await prune(conn, cutoff, keep_dedup_s=0.0, ttl_s=s.snapshot_ttl_s, batch_max=1,
                         by="t", reason="t")
@@ -183,7 +185,7 @@ class TestAuditPrune:
                   "--keep-dedup", "0s"),
                  ("--before", hour_ago, "--reason", "r")]  # inside the default 7 days
         results = [await asyncio.to_thread(prune_cli, s, *args) for args in cases]
-        holder = await asyncpg.connect(s.database_url)
+        holder = await db_connect(s)
         try:
             await holder.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
             busy = await asyncio.to_thread(prune_cli, s, "--before", hour_ago, "--reason", "r",

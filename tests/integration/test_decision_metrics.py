@@ -10,11 +10,11 @@ import asyncio
 import time
 from collections import Counter
 
-import asyncpg
 import pytest
 from aiokafka.errors import KafkaError
 from prometheus_client import REGISTRY
 
+from riskgate.store.connect import connect as db_connect
 from riskgate.worker.handler import expected_partition
 from riskgate.worker.publisher import PartitionPublisher
 from tests.integration.test_pipe import seed_world
@@ -44,7 +44,7 @@ def label(**labels: str) -> tuple[tuple[str, str], ...]:
 async def stored_tally(s) -> tuple[Series, Series]:
     """What the counters must have grown by: per stored action, one per reason code ("none"
     when it has none), and the REJECTED ones per profile and reason."""
-    conn = await asyncpg.connect(s.database_url)
+    conn = await db_connect(s)
     try:
         rows = await conn.fetch("SELECT action_type, reason_codes, profile FROM risk_actions "
                                 "WHERE source_topic=$1", s.topics.proposed)
@@ -127,7 +127,7 @@ class TestDecisionsCountedOncePerCommittedBatch:
         is still counted once."""
         s, now, p = test_settings, time.time(), f"P{unique}"
         part = expected_partition(p.encode(), s.partitions)
-        blocker = await asyncpg.connect(s.database_url)
+        blocker = await db_connect(s)
         async def block_then_kill():
             # An uncommitted row at the batch's first offset: the worker's COPY of its raw
             # inputs, which runs after the handler, waits on it until we end its connection.

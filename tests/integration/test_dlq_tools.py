@@ -21,6 +21,7 @@ import pytest
 from confluent_kafka import Consumer
 
 from riskgate.settings import Settings, Topics
+from riskgate.store.connect import connect as db_connect
 from tests.integration.test_pipe import seed_world
 from tests.integration.test_poison_sizes import create_small_dlq
 from tests.support import builders as b
@@ -77,7 +78,7 @@ def sha(value: bytes) -> str:
 
 
 async def redrives(s) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
-    conn = await asyncpg.connect(s.database_url)
+    conn = await db_connect(s)
     try:
         runs = await conn.fetch("SELECT * FROM dlq_redrives WHERE source_topic=$1 ORDER BY "
                                 "started_at", s.topics.proposed)

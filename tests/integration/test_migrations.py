@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncpg
 import pytest
 
+from riskgate.store.connect import connect as db_connect
 from riskgate.store.migrate import migrate, migration_files
 
 pytestmark = pytest.mark.integration
@@ -17,9 +17,9 @@ class TestMigrations:
     async def test_apply_to_empty_schema_then_again_as_no_op(self, infra, unique):
         """Every migration applies to an empty schema once, and a second run applies nothing."""
         schema = f"mig_{unique}"
-        admin = await asyncpg.connect(infra.database_url)
+        admin = await db_connect(infra)
         await admin.execute(f"CREATE SCHEMA {schema}")
-        conn = await asyncpg.connect(infra.database_url, server_settings={"search_path": schema})
+        conn = await db_connect(infra, server_settings={"search_path": schema})
         try:
             first = await migrate(conn)
             second = await migrate(conn)
@@ -68,9 +68,9 @@ class TestDeadLetterMigration:
 
         schema = f"mig_{unique}"
         small, huge = b'{"not": "decision"', bytes(range(256)) * 5000  # 1.28 MB
-        admin = await asyncpg.connect(infra.database_url)
+        admin = await db_connect(infra)
         await admin.execute(f"CREATE SCHEMA {schema}")
-        conn = await asyncpg.connect(infra.database_url, server_settings={"search_path": schema})
+        conn = await db_connect(infra, server_settings={"search_path": schema})
         try:
             before = [m for m in migration_files() if m[0] < "004"]
             monkeypatch.setattr(migrate_module, "migration_files", lambda: before)

@@ -6,10 +6,10 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 import pytest
 
 from riskgate.store import audit
+from riskgate.store.connect import connect as db_connect
 from riskgate.store.state import init_connection
 from tests.support import builders as b
 from tests.support.kafka import collect, produce, running_worker, topics
@@ -81,7 +81,7 @@ class TestRuntimeConfigEndToEnd:
                 await asyncio.sleep(1.0)
                 still = await _decide(s, p, b.proposal(f"D{unique}-3", p, "AAPL", qty=1.0,
                                                        created_at=time.time()), 3)
-            conn = await asyncpg.connect(s.database_url)
+            conn = await db_connect(s)
             try:
                 refused = await conn.fetchrow(
                     "SELECT accepted, error FROM risk_configs WHERE version=8 AND source_topic=$1",
@@ -108,7 +108,7 @@ class TestAuditQueries:
             async with running_worker(s):
                 await produce(s, s.topics.proposed, [(p.encode(), b.dumps(d)) for d in decisions])
                 await collect(s, s.topics.actions, 6)
-        conn = await asyncpg.connect(s.database_url)
+        conn = await db_connect(s)
         await init_connection(conn)
         try:
             rows = await audit.why(conn, f"D{unique}-1")

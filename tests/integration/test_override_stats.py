@@ -16,7 +16,6 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 import httpx
 import orjson
 import pytest
@@ -28,6 +27,7 @@ from riskgate.stats import codec
 from riskgate.stats.kafka import read_to_end
 from riskgate.stats.reader import TopicOverrideStats
 from riskgate.store.audit import overrides
+from riskgate.store.connect import connect as db_connect
 from tests.support import builders as b
 from tests.support.api_fakes import FakePortfolios, FixedInputs
 from tests.support.kafka import collect, eventually, produce, running_worker, topics, worker_env
@@ -99,7 +99,7 @@ async def feed(s, flow: Feed, stop_at: float) -> int:
 
 async def audit_windows(s, strategies: list[str]) -> dict[tuple, dict]:
     """PostgreSQL's counts for every window of every size that holds one of their actions."""
-    conn = await asyncpg.connect(s.database_url)
+    conn = await db_connect(s)
     try:
         rows = await conn.fetch('SELECT strategy_id, "timestamp" FROM risk_actions '
                                 'WHERE strategy_id = ANY($1::text[])', strategies)

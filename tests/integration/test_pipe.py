@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-import asyncpg
 import pytest
 
+from riskgate.store.connect import connect as db_connect
 from tests.support import builders as b
 from tests.support.kafka import collect, produce, running_worker, topics
 
@@ -70,7 +70,7 @@ class TestPipe:
             async with running_worker(s):
                 await produce(s, s.topics.proposed, [(p.encode(), b.dumps(d)) for d in decisions])
                 await collect(s, s.topics.actions, 5)
-        conn = await asyncpg.connect(s.database_url)
+        conn = await db_connect(s)
         try:
             rows = await conn.fetch("SELECT decision_id, source_offset FROM risk_actions WHERE portfolio_id=$1 "
                                     "ORDER BY source_offset", p)

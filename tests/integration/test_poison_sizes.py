@@ -12,7 +12,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -21,6 +20,7 @@ from jsonschema import Draft202012Validator
 
 from riskgate import metrics
 from riskgate.kafka.limits import read_topic_limits
+from riskgate.store.connect import connect as db_connect
 from tests.integration.test_pipe import seed_world
 from tests.support import builders as b
 from tests.support.kafka import collect, eventually, produce, running_worker, topics
@@ -107,7 +107,7 @@ async def collect_raw(s, topic: str, expected: int, deadline_s: float = 90.0) ->
 
 
 async def stored_dead_letters(s) -> dict[str, tuple[str, bytes, str]]:
-    conn = await asyncpg.connect(s.database_url)
+    conn = await db_connect(s)
     try:
         rows = await conn.fetch(
             "SELECT error_code, value, value_sha256 FROM dead_letters WHERE source_topic=$1",
@@ -369,7 +369,7 @@ class TestStoredHaltSurvivesOwnership:
         decision = b.proposal(f"D{unique}", p, "AAPL", created_at=now)
         async with topics(s):
             await seed_world(s, now, [p], {"AAPL": "TECH"})
-            conn = await asyncpg.connect(s.database_url)
+            conn = await db_connect(s)
             try:
                 await partitions.halt(conn, s.topics.proposed, part, "halted by the last owner")
             finally:

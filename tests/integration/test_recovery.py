@@ -6,7 +6,6 @@ import asyncio
 import subprocess
 import time
 
-import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
@@ -16,6 +15,8 @@ from riskgate import metrics
 from riskgate.errors import RetryablePublishError
 from riskgate.records import InRecord, OutRecord
 from riskgate.store import state as db
+from riskgate.store.connect import connect as db_connect
+from riskgate.store.connect import create_pool as db_pool
 from riskgate.worker.batch import BatchCommitter
 from riskgate.worker.globals import GlobalState
 from riskgate.worker.handler import DecisionHandler
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.integration
 
 
 async def _pool(s):
-    return await asyncpg.create_pool(s.database_url, min_size=1, max_size=2, init=db.init_connection)
+    return await db_pool(s, min_size=1, max_size=2, init=db.init_connection)
 
 
 class TestZombieFencing:
@@ -37,12 +38,12 @@ class TestZombieFencing:
         """A second producer with the partition's transactional id aborts the first one's work."""
         s = test_settings
         async with topics(s):
-            zombie = PartitionPublisher(s.bootstrap_servers, f"{s.transactional_id_prefix}-z", s.group_id)
+            zombie = PartitionPublisher(s, f"{s.transactional_id_prefix}-z", s.group_id)
             await zombie.start()
             producer = zombie._producer
             await producer.begin_transaction()
             await producer.send_and_wait(s.topics.targets, b"zombie", key=b"k")
-            heir = PartitionPublisher(s.bootstrap_servers, f"{s.transactional_id_prefix}-z", s.group_id)
+            heir = PartitionPublisher(s, f"{s.transactional_id_prefix}-z", s.group_id)
             await heir.start()
             with pytest.raises(KafkaError):
                 await producer.commit_transaction()
@@ -99,7 +100,7 @@ class TestHaltOnLostState:
             async with running_worker(s) as service:
                 await asyncio.sleep(3)
                 halted = [tp.partition for tp in service.loop._halted]
-            conn = await asyncpg.connect(s.database_url)
+            conn = await db_connect(s)
             try:
                 reason = await conn.fetchval("SELECT halted FROM partition_progress WHERE topic=$1 AND partition=$2",
                                              s.topics.proposed, part)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import time
 
-import asyncpg
 import orjson
 import pytest
 
 from riskgate.build import build_identity
+from riskgate.store.connect import connect as db_connect
 from tests.support import builders as b
 from tests.support.kafka import collect, eventually, produce, running_worker, topics
 
@@ -31,7 +31,7 @@ def replay_settings_digest(s) -> str:
 
 
 async def fetch(s, sql: str, *args):
-    conn = await asyncpg.connect(s.database_url)
+    conn = await db_connect(s)
     try:
         return await conn.fetch(sql, *args)
     finally:
@@ -109,7 +109,7 @@ def replay_cli(s, *args: str):
 
 
 async def execute(s, sql: str, *args) -> None:
-    conn = await asyncpg.connect(s.database_url)
+    conn = await db_connect(s)
     try:
         await conn.execute(sql, *args)
     finally:
@@ -187,7 +187,7 @@ async def replay_in_pages(s, portfolio_id: str, since: float, rows: int) -> str:
     from riskgate.replay import evidence
     from riskgate.replay.run import replay_window
 
-    conn = await asyncpg.connect(s.database_url)
+    conn = await db_connect(s)
     saved, evidence.CHUNK_ROWS = evidence.CHUNK_ROWS, rows
     try:
         start = datetime.fromtimestamp(since, UTC)

@@ -8,13 +8,13 @@ import subprocess
 import time
 from pathlib import Path
 
-import asyncpg
 import orjson
 import pytest
 from aiokafka.errors import KafkaError
 from prometheus_client import REGISTRY
 
 from riskgate.records import OutRecord
+from riskgate.store.connect import connect as db_connect
 from riskgate.worker.publisher import PartitionPublisher
 from tests.support import builders as b
 from tests.support.kafka import collect, eventually, produce, running_worker, topics, worker_env
@@ -48,7 +48,7 @@ def read_shadow(s, expected: int, deadline_s: float = 60.0, settle_s: float = 2.
 
 
 async def stored_shadows(s) -> list:
-    conn = await asyncpg.connect(s.database_url)
+    conn = await db_connect(s)
     try:
         return await conn.fetch(
             "SELECT source_partition, source_offset, decision_id, live_action, shadow_action, "

@@ -32,7 +32,7 @@ class TestTopicsCreate:
                 for resource in response.resources:
                     name, entries = resource[3], resource[4]
                     policies[name] = {e[0]: e[1] for e in entries}["cleanup.policy"]
-            parts = {spec.name: len(await partitions_of(s.bootstrap_servers, spec.name)) for spec in specs}
+            parts = {spec.name: len(await partitions_of(s, spec.name)) for spec in specs}
         assert set(again.values()) == {"exists"}
         for spec in specs:
             assert policies[spec.name] == ("compact" if spec.compacted else "delete")

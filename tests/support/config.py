@@ -14,6 +14,7 @@ from aiokafka.structs import TopicPartition
 
 from riskgate.control.writer import ConfigWriter
 from riskgate.settings import Settings
+from riskgate.store.connect import connect as db_connect
 from tests.support.kafka import eventually, worker_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +38,7 @@ async def end_offset(s: Settings) -> int:
 
 
 async def fetch(s: Settings, sql: str, *args) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(s.database_url)
+    conn = await db_connect(s)
     try:
         return await conn.fetch(sql, *args)
     finally:

@@ -14,6 +14,12 @@ from riskgate.kafka.admin import create_topics, delete_topics, topic_specs
 from riskgate.settings import Settings
 from riskgate.worker.service import WorkerService
 
+SECURITY_FIELDS = (
+    "database_password", "database_sslmode", "database_sslrootcert", "database_sslcert",
+    "database_sslkey", "kafka_security_protocol", "kafka_sasl_mechanism", "kafka_sasl_username",
+    "kafka_sasl_password", "kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile",
+    "kafka_ssl_key_password")
+
 
 def worker_env(settings: Settings, **overrides: str) -> dict[str, str]:
     """The environment of a ``riskgate worker`` process that uses ``settings``."""
@@ -26,6 +32,11 @@ def worker_env(settings: Settings, **overrides: str) -> dict[str, str]:
     })
     for field, name in s.topics.model_dump().items():
         env[f"RISKGATE_TOPICS__{field.upper()}"] = name
+    for field in SECURITY_FIELDS:
+        value = getattr(s, field)
+        if value is not None:
+            secret = getattr(value, "get_secret_value", None)
+            env[f"RISKGATE_{field.upper()}"] = secret() if secret else str(value)
     env.update(overrides)
     return env
 

@@ -16,6 +16,7 @@ import asyncpg
 from riskgate.core import action_id
 from riskgate.records import InRecord
 from riskgate.settings import Settings
+from riskgate.store.connect import create_pool as db_pool
 from riskgate.store.state import init_connection
 from riskgate.worker.batch import BatchCommitter
 from riskgate.worker.candidate import Candidate
@@ -65,7 +66,7 @@ async def populate(s: Settings, p: str) -> datetime:
     d = {n: b.proposal(f"{n}{p}", pf, tk, qty=q, created_at=time.time()) for n, pf, tk, q in (
         ("dA0", names.a, names.y, 3.0), ("dA1", names.a, names.x, 10.0),
         ("dB1", names.b, names.x, 10.0), ("dA2", names.a, names.y, 5.0))}
-    pool = await asyncpg.create_pool(s.database_url, min_size=1, max_size=2, init=init_connection)
+    pool = await db_pool(s, min_size=1, max_size=2, init=init_connection)
     try:
         r = Recorder(s, pool)
         await _before_cutoff(r, names, d)

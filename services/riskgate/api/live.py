@@ -83,7 +83,7 @@ class LiveInputs:
         delay = Backoff(maximum=5.0)
         t = self.s.topics
         while True:
-            reader = CompactedReader(self.s.bootstrap_servers, {
+            reader = CompactedReader(self.s, {
                 t.market: self._on_market, t.config: self._on_config,
                 t.black_swan: self._on_emergency})
             try:

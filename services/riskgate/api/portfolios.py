@@ -14,6 +14,8 @@ import asyncpg
 
 from riskgate.api.errors import ApiError
 from riskgate.core import Environment, PortfolioBook
+from riskgate.settings import Settings
+from riskgate.store.connect import create_pool
 from riskgate.store.state import PortfolioRow, init_connection, load_portfolios
 from riskgate.worker.globals import GlobalState
 from riskgate.worker.outputs import BatchContext
@@ -34,8 +36,8 @@ class PortfolioSource(Protocol):
 class StoredPortfolios:
     """``portfolio_state`` rows over a small pool, opened lazily so the API starts without it."""
 
-    def __init__(self, database_url: str) -> None:
-        self._url = database_url
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         self._pool: asyncpg.Pool | None = None
 
     async def start(self) -> None:
@@ -48,8 +50,8 @@ class StoredPortfolios:
     async def portfolio(self, portfolio_id: str) -> PortfolioRow | None:
         try:
             if self._pool is None:
-                self._pool = await asyncpg.create_pool(
-                    self._url, min_size=0, max_size=4, init=init_connection, command_timeout=10)
+                self._pool = await create_pool(
+                    self._settings, min_size=0, max_size=4, init=init_connection, command_timeout=10)
             async with self._pool.acquire(timeout=5) as conn:
                 rows = await load_portfolios(conn, [portfolio_id])
         except _DB_FAULTS as exc:

@@ -17,6 +17,6 @@ from riskgate.stats.reader import TopicOverrideStats
 def real_parts(settings: Settings) -> ApiParts:
     writer = StartedWriter(ConfigWriter(settings))
     return ApiParts(inputs=LiveInputs(settings),
-                    portfolios=StoredPortfolios(settings.database_url),
+                    portfolios=StoredPortfolios(settings),
                     writer=writer, keys=KeyRing(settings.api_keys_file),
                     services=[writer, TopicOverrideStats(settings)])

@@ -81,7 +81,7 @@ async def _partitions(settings: Settings, topic: str, tries: int = 6) -> list[in
     """The topic's partitions; a topic created a moment ago may take a moment to be described."""
     for attempt in range(tries):
         try:
-            return await partitions_of(settings.bootstrap_servers, topic)
+            return await partitions_of(settings, topic)
         except KafkaError:  # a RuntimeError too, but the broker's fault: exit 3, not 2
             raise
         except RuntimeError as exc:  # the topic does not exist (yet)

@@ -47,9 +47,11 @@ from riskgate.control.model import (
 )
 from riskgate.control.rebuild import Rebuilt, check_config_topic, rebuild_config
 from riskgate.kafka.admin import REQUEST_TIMEOUT_MS
+from riskgate.kafka.clients import kafka_producer
 from riskgate.settings import Settings
 from riskgate.store import config_writes as store
 from riskgate.store import worker_status
+from riskgate.store.connect import create_pool
 from riskgate.store.migrate import migrate
 from riskgate.worker import codec
 
@@ -102,11 +104,11 @@ class ConfigWriter:
     async def start(self) -> None:
         await check_config_topic(self.s)
         if self._pool is None:
-            self._pool = await asyncpg.create_pool(self.s.database_url, min_size=1, max_size=4,
-                                                   timeout=CONNECT_TIMEOUT_S, command_timeout=30)
+            self._pool = await create_pool(self.s, min_size=1, max_size=4,
+                                              timeout=CONNECT_TIMEOUT_S, command_timeout=30)
         async with self._pool.acquire() as conn:
             await migrate(conn)
-        producer = AIOKafkaProducer(bootstrap_servers=self.s.bootstrap_servers, acks="all",
+        producer = kafka_producer(self.s, acks="all",
                                     enable_idempotence=True, request_timeout_ms=REQUEST_TIMEOUT_MS)
         await producer.start()
         self._producer = producer

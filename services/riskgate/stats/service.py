@@ -99,7 +99,7 @@ class StatsService:
                 auto_offset_reset="earliest")
             await consumer.start()
             tps = [TopicPartition(s.topics.actions, p)
-                   for p in await partitions_of(s.bootstrap_servers, s.topics.actions)]
+                   for p in await partitions_of(s, s.topics.actions)]
             consumer.assign(tps)
             committed = await self._seek(consumer, tps)
             log.info("stats_session_started", open_windows=len(windows.windows),

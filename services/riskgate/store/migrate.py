@@ -6,6 +6,9 @@ from importlib import resources
 
 import asyncpg
 
+from riskgate.settings import Settings
+from riskgate.store.connect import connect
+
 _LOCK_KEY = 0x7269736B  # "risk": one migrator at a time across workers
 
 _LEDGER = """
@@ -42,9 +45,9 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
     return applied
 
 
-async def migrate_url(database_url: str) -> list[str]:
+async def migrate_settings(settings: Settings) -> list[str]:
     """Connect, migrate and close."""
-    conn = await asyncpg.connect(database_url)
+    conn = await connect(settings)
     try:
         return await migrate(conn)
     finally:

@@ -23,6 +23,7 @@ from riskgate.errors import (
     RetryablePublishError,
     RetryableStateError,
 )
+from riskgate.kafka.clients import kafka_consumer
 from riskgate.kafka.limits import OutputLimits
 from riskgate.records import InRecord
 from riskgate.settings import Settings
@@ -104,8 +105,8 @@ class DecisionLoop:
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         s = self._s
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.bootstrap_servers, group_id=s.group_id,
+        consumer = kafka_consumer(
+            s, group_id=s.group_id,
             enable_auto_commit=False, isolation_level="read_committed",
             auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024,
             session_timeout_ms=10_000, heartbeat_interval_ms=2_000, max_poll_interval_ms=300_000,
@@ -419,7 +420,7 @@ class DecisionLoop:
             await old.close()
         limits = self._limits
         publisher = PartitionPublisher(
-            s.bootstrap_servers, transactional_id(s.transactional_id_prefix, tp.topic, tp.partition),
+            s, transactional_id(s.transactional_id_prefix, tp.topic, tp.partition),
             s.group_id, max_request_bytes=s.publish_max_request_bytes,
             **({"max_batch_bytes": limits.batch_bytes} if limits is not None else {}),
         )

@@ -17,7 +17,7 @@ async def check_config_topic(settings: Settings) -> None:
     in order); a KafkaError, retried by start-up, while it does not exist yet."""
     topic = settings.topics.config
     try:
-        parts = await partitions_of(settings.bootstrap_servers, topic)
+        parts = await partitions_of(settings, topic)
     except KafkaError:  # the broker is away: start-up retries
         raise
     except RuntimeError as exc:  # not created yet: wait for `riskgate topics create`

@@ -11,20 +11,21 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
 from riskgate import metrics
 from riskgate.errors import PoisonMessage, RetryableError
+from riskgate.kafka.clients import kafka_admin, kafka_consumer
+from riskgate.settings import Settings
 
 log = structlog.get_logger("riskgate.inputs")
 
 Apply = Callable[[bytes | None, bytes | None], Awaitable[None]]
 
 
-async def partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
+async def partitions_of(settings: Settings, topic: str) -> list[int]:
     """The partition ids of an existing topic (a missing topic is a deployment error)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = kafka_admin(settings)
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
@@ -39,16 +40,16 @@ async def partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
 class CompactedReader:
     """One consumer, no group, every partition of the given topics, from the beginning."""
 
-    def __init__(self, bootstrap_servers: str, appliers: dict[str, Apply]) -> None:
-        self._bootstrap = bootstrap_servers
+    def __init__(self, settings: Settings, appliers: dict[str, Apply]) -> None:
+        self._settings = settings
         self._appliers = appliers
         self.caught_up = asyncio.Event()
         self._stop = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False,
+        consumer = kafka_consumer(
+            self._settings, group_id=None, enable_auto_commit=False,
             isolation_level="read_committed", auto_offset_reset="earliest",
         )
         await consumer.start()
@@ -69,7 +70,7 @@ class CompactedReader:
         self._targets = await consumer.end_offsets(tps)
 
     async def _partitions(self, consumer: AIOKafkaConsumer, topic: str) -> list[int]:
-        return await partitions_of(self._bootstrap, topic)
+        return await partitions_of(self._settings, topic)
 
     def stop(self) -> None:
         self._stop.set()

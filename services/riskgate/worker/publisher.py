@@ -28,7 +28,9 @@ from aiokafka.errors import (
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from riskgate.errors import PublisherFenced, PublishRefused, RetryablePublishError
+from riskgate.kafka.clients import kafka_producer
 from riskgate.records import OutRecord
+from riskgate.settings import Settings
 
 _PUBLISH_TIMEOUT_S = 20.0
 
@@ -40,9 +42,9 @@ def transactional_id(prefix: str, topic: str, partition: int) -> str:
 class PartitionPublisher:
     """Owns the transactional producer of one input partition."""
 
-    def __init__(self, bootstrap_servers: str, txn_id: str, group_id: str,
+    def __init__(self, settings: Settings, txn_id: str, group_id: str,
                  max_batch_bytes: int = 256 * 1024, max_request_bytes: int = 4 * 1024 * 1024) -> None:
-        self._bootstrap = bootstrap_servers
+        self._settings = settings
         self.txn_id = txn_id
         self._group_id = group_id
         # A batch the broker refuses as too large is never split by aiokafka: keep every batch
@@ -53,8 +55,8 @@ class PartitionPublisher:
 
     async def start(self) -> None:
         """Create the producer and init transactions: this fences any zombie owner."""
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap,
+        producer = kafka_producer(
+            self._settings,
             transactional_id=self.txn_id,
             enable_idempotence=True,
             acks="all",

@@ -25,10 +25,12 @@ from riskgate.contracts.inputs import (
 from riskgate.control.model import ConfigTopicInvalid
 from riskgate.core import EmergencyLevel
 from riskgate.errors import RetryableStateError
+from riskgate.kafka.clients import kafka_producer
 from riskgate.kafka.limits import OutputLimits, TopicConfigError, output_limits, read_topic_limits
 from riskgate.settings import Settings
 from riskgate.store import history
 from riskgate.store import state as db
+from riskgate.store.connect import create_pool
 from riskgate.store.migrate import migrate
 from riskgate.worker import codec
 from riskgate.worker.app import DecisionLoop
@@ -121,8 +123,8 @@ class WorkerService:
         # The broker or the database may be restarting: start-up waits for them, it never dies,
         # but a stop request ends it at once with what was started so far closed.
         try:
-            self.pool = await self._retry("database", lambda: asyncpg.create_pool(
-                s.database_url, min_size=1, max_size=s.partitions + 4, init=db.init_connection,
+            self.pool = await self._retry("database", lambda: create_pool(
+                s, min_size=1, max_size=s.partitions + 4, init=db.init_connection,
                 command_timeout=30))
             await self._retry("migrations", self._migrate)
             self.limits = await self._retry("output topic limits", self._read_limits)
@@ -223,7 +225,7 @@ class WorkerService:
             await migrate(conn)
 
     async def _start_producer(self) -> AIOKafkaProducer:
-        producer = AIOKafkaProducer(bootstrap_servers=self.s.bootstrap_servers, enable_idempotence=True)
+        producer = kafka_producer(self.s, enable_idempotence=True)
         try:
             await producer.start()
         except BaseException:
@@ -233,7 +235,7 @@ class WorkerService:
 
     async def _start_reader(self) -> CompactedReader:
         s = self.s
-        reader = CompactedReader(s.bootstrap_servers, {
+        reader = CompactedReader(s, {
             s.topics.market: self._on_market, s.topics.black_swan: self._on_emergency,
             s.topics.config: self._on_config, s.topics.snapshots: self._on_snapshot,
         })
