@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import typer
+from pydantic import ValidationError
 
 from riskgate.admin_errors import Endpoint, run_admin, with_database
 from riskgate.cli_audit import prune
@@ -15,6 +16,7 @@ from riskgate.cli_partitions import partitions_app
 from riskgate.cli_replay import replay
 from riskgate.cli_shadow import shadow_app
 from riskgate.settings import Settings
+from riskgate.settings_secrets import settings_problems
 from riskgate.stats.cli import stats
 
 app = typer.Typer(help="riskgate: a streaming risk gate for trading pipelines.", no_args_is_help=True)
@@ -127,5 +129,16 @@ def api(host: str = "127.0.0.1", port: int = 8000) -> None:
                 ssl_certfile=tls[0], ssl_keyfile=tls[1])
 
 
+def main() -> None:
+    """The console entry point: settings that cannot load are one line, exit 2."""
+    try:
+        app()
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        typer.echo(f"riskgate: invalid settings: {settings_problems(exc)}", err=True)
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -13,6 +13,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
+from riskgate.kafka.clients import kafka_consumer, kafka_producer
 from riskgate.settings import Settings
 
 TICKERS = {  # ticker: (price, sector, country, adv)
@@ -87,7 +88,7 @@ async def _reader_at_end(s: Settings, producer: AIOKafkaProducer) -> AIOKafkaCon
     outputs = (s.topics.actions, s.topics.targets, s.topics.dlq)
     # The producer waits for the topic's metadata; a bare consumer's cache may still be empty.
     tps = [TopicPartition(t, p) for t in outputs for p in sorted(await producer.partitions_for(t))]
-    consumer = AIOKafkaConsumer(bootstrap_servers=s.bootstrap_servers, group_id=None,
+    consumer = kafka_consumer(s, group_id=None,
                                 enable_auto_commit=False, isolation_level="read_committed")
     await consumer.start()
     try:
@@ -126,7 +127,7 @@ async def run_demo(s: Settings) -> int:
     now, run = time.time(), uuid.uuid4().hex[:10]
     decisions, bad = _decisions(run, now), _bad(run)
     async with contextlib.AsyncExitStack() as stack:
-        producer = AIOKafkaProducer(bootstrap_servers=s.bootstrap_servers, enable_idempotence=True)
+        producer = kafka_producer(s, enable_idempotence=True)
         await producer.start()
         stack.push_async_callback(producer.stop)
         consumer = await _reader_at_end(s, producer)

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+from pydantic import ValidationError
 from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 if TYPE_CHECKING:
@@ -67,6 +69,15 @@ def move_url_password(data: Any) -> Any:
     netloc = f"{user}@{host}" if user else host
     return {**data, "database_url": urlunsplit(parts._replace(netloc=netloc)),
             "database_password": password}
+
+
+def settings_problems(exc: ValidationError) -> str:
+    """The problems without the input values, which may hold secrets (pydantic's str shows them)."""
+    def one(error: ErrorDetails) -> str:
+        where = ".".join(str(part) for part in error["loc"])
+        msg = error["msg"].removeprefix("Value error, ")
+        return f"{where}: {msg}" if where else msg
+    return "; ".join(one(e) for e in exc.errors(include_url=False, include_input=False))
 
 
 def check_consistent(s: Settings) -> None:

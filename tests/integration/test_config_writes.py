@@ -234,7 +234,8 @@ class TestInfrastructureFaults:
         """show and history without PostgreSQL, and a write without Kafka, exit 3 and name the
         system and the setting, without a traceback."""
         s = test_settings
-        no_db = {"RISKGATE_DATABASE_URL": "postgresql://riskgate:secret@127.0.0.1:1/riskgate"}
+        no_db = {"RISKGATE_DATABASE_URL": "postgresql://riskgate:secret@127.0.0.1:1/riskgate",
+                 "RISKGATE_DATABASE_PASSWORD": "secret"}
         runs = [config_cli(s, "show", **no_db), config_cli(s, "history", **no_db),
                 config_cli(s, "halt", "--reason", "no broker",
                            RISKGATE_BOOTSTRAP_SERVERS="127.0.0.1:1")]

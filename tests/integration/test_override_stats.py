@@ -175,7 +175,7 @@ class TestOverrideStatsAfterKill:
                     await asyncio.sleep(8.0)
                     await eventually(lambda: mid_window(time.time()), 15, "mid-window")
                     open_at_kill, _ = codec.restore(
-                        await read_to_end(s.bootstrap_servers, state_topic))
+                        await read_to_end(s, state_topic))
                     os.kill(stats.pid, signal.SIGKILL)
                     assert stats.wait(timeout=10) == -signal.SIGKILL
                     await asyncio.sleep(3.0)

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 from aiokafka.structs import TopicPartition
 
@@ -24,6 +23,7 @@ from riskgate.control.model import ConfigTopicInvalid
 from riskgate.core import LimitsError
 from riskgate.errors import PoisonMessage
 from riskgate.kafka.admin import REQUEST_TIMEOUT_MS, config_topic_problem
+from riskgate.kafka.clients import kafka_consumer
 from riskgate.settings import Settings
 from riskgate.store import config_writes as store
 from riskgate.worker import codec
@@ -46,7 +46,7 @@ async def read_to_end(settings: Settings, topic: str, single_partition: bool = F
     parts = await _partitions(settings, topic)
     if single_partition and (problem := config_topic_problem(topic, len(parts))):
         raise ConfigTopicInvalid(problem)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None,
+    consumer = kafka_consumer(settings, group_id=None,
                                 enable_auto_commit=False, isolation_level="read_committed",
                                 auto_offset_reset="earliest", request_timeout_ms=REQUEST_TIMEOUT_MS)
     await consumer.start()

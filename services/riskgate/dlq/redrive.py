@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaProducer
 
 from riskgate import metrics
 from riskgate.dlq.plan import Prediction, examine, predict
+from riskgate.kafka.clients import kafka_producer
 from riskgate.settings import Settings
 from riskgate.store import dlq as store
 from riskgate.store.state import seen_decisions
@@ -73,8 +74,7 @@ async def redrive(conn: asyncpg.Connection, settings: Settings, predictions: lis
                   selection: Selection, by: str, reason: str) -> RedriveResult:
     """Steps 2-5 for ``predictions`` (from ``plan``)."""
     result = RedriveResult(predictions)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers, enable_idempotence=True, acks="all",
+    producer = kafka_producer(settings, enable_idempotence=True, acks="all",
         max_request_size=settings.publish_max_request_bytes, request_timeout_ms=30_000)
     try:
         await producer.start()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from riskgate.kafka.clients import kafka_admin
 from riskgate.settings import Settings
 
 #: Bounds every request, the connection included, so a dead or silent broker fails in seconds
@@ -62,8 +63,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
 
 def admin_client(settings: Settings) -> AIOKafkaAdminClient:
     """An admin client whose requests, connecting included, time out in REQUEST_TIMEOUT_MS."""
-    return AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
-                               request_timeout_ms=REQUEST_TIMEOUT_MS)
+    return kafka_admin(settings, request_timeout_ms=REQUEST_TIMEOUT_MS)
 
 
 async def create_topics(settings: Settings) -> dict[str, str]:

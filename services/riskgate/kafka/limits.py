@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
+from riskgate.kafka.clients import kafka_admin
 from riskgate.settings import Settings
 
 _MAX_MESSAGE_BYTES = "max.message.bytes"
@@ -67,8 +67,7 @@ def output_limits(topic_limits: dict[str, int], dlq_topic: str, max_request_byte
 
 async def read_topic_limits(settings: Settings, names: list[str]) -> dict[str, int]:
     """Each topic's effective ``max.message.bytes``."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
-                                request_timeout_ms=10_000)
+    admin = kafka_admin(settings, request_timeout_ms=10_000)
     await admin.start()
     try:
         responses = await admin.describe_configs([

@@ -18,6 +18,7 @@ from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from riskgate.kafka.admin import REQUEST_TIMEOUT_MS, TopicSpec, admin_client
+from riskgate.kafka.clients import kafka_producer
 from riskgate.records import OutRecord
 from riskgate.settings import Settings
 
@@ -47,10 +48,9 @@ class Sandbox:
 
     async def start(self) -> None:
         await self._create_topics()
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self._settings.bootstrap_servers,
-            transactional_id=self.transactional_id, enable_idempotence=True, acks="all",
-            request_timeout_ms=REQUEST_TIMEOUT_MS,
+        self._producer = kafka_producer(
+            self._settings, transactional_id=self.transactional_id, enable_idempotence=True,
+            acks="all", request_timeout_ms=REQUEST_TIMEOUT_MS,
             max_request_size=self._settings.publish_max_request_bytes)
         await self._producer.start()
 

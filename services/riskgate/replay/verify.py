@@ -15,10 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import orjson
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
+from riskgate.kafka.clients import kafka_admin, kafka_consumer
 from riskgate.settings import Settings
 
 SLACK = timedelta(minutes=10)
@@ -57,7 +56,7 @@ async def check_topic(settings: Settings, topic: str, expected: dict[str, tuple[
                       start: datetime, end: datetime) -> TopicCheck:
     check = TopicCheck(expected=len(expected))
     seen: Counter[str] = Counter()
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None,
+    consumer = kafka_consumer(settings, group_id=None,
                                 enable_auto_commit=False, isolation_level="read_committed",
                                 max_partition_fetch_bytes=8 * 1024 * 1024)
     await consumer.start()
@@ -108,8 +107,7 @@ def _match(value: bytes, expected: dict[str, tuple[bytes, datetime]], seen: Coun
 
 async def _partitions(settings: Settings, topic: str) -> list[int]:
     """The topic's partitions from the broker (a consumer's metadata may not be loaded yet)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
-                                request_timeout_ms=10_000)
+    admin = kafka_admin(settings, request_timeout_ms=10_000)
     await admin.start()
     try:
         described = await admin.describe_topics([topic])

@@ -7,13 +7,14 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import NewTopic
 from aiokafka.errors import InvalidProducerEpoch, ProducerFenced, TopicAlreadyExistsError
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from riskgate.errors import PublisherFenced, RetryablePublishError
 from riskgate.kafka.admin import admin_client
+from riskgate.kafka.clients import kafka_consumer, kafka_producer
 from riskgate.settings import Settings
 from riskgate.worker.inputs import partitions_of
 
@@ -37,15 +38,15 @@ async def ensure_state_topic(settings: Settings, name: str) -> None:
         await admin.close()
 
 
-async def read_to_end(bootstrap_servers: str, topic: str, deadline_s: float = 120.0
+async def read_to_end(settings: Settings, topic: str, deadline_s: float = 120.0
                       ) -> list[tuple[bytes, bytes | None]]:
     """Every committed record of ``topic`` from its start to the end it has now, in order per
     partition (no group, read_committed)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None,
+    consumer = kafka_consumer(settings, group_id=None,
                                 enable_auto_commit=False, isolation_level="read_committed")
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap_servers, topic)]
+        tps = [TopicPartition(topic, p) for p in await partitions_of(settings, topic)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
@@ -60,8 +61,7 @@ async def read_to_end(bootstrap_servers: str, topic: str, deadline_s: float = 12
 
 
 def checkpoint_producer(settings: Settings, transactional_id: str) -> AIOKafkaProducer:
-    return AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers, transactional_id=transactional_id,
+    return kafka_producer(settings, transactional_id=transactional_id,
         enable_idempotence=True, acks="all", linger_ms=5, transaction_timeout_ms=60_000,
         request_timeout_ms=30_000, max_request_size=settings.publish_max_request_bytes)
 

@@ -14,7 +14,6 @@ from datetime import datetime
 
 import orjson
 import structlog
-from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import TopicPartition
@@ -22,6 +21,7 @@ from pydantic import ValidationError
 
 from riskgate.contracts.outputs import OverrideStats
 from riskgate.errors import RetryableError
+from riskgate.kafka.clients import kafka_consumer
 from riskgate.settings import Settings
 from riskgate.worker.inputs import partitions_of
 
@@ -65,7 +65,7 @@ class TopicOverrideStats:
     nothing to start: each request opens its own read)."""
 
     def __init__(self, settings: Settings, deadline_s: float = 10.0) -> None:
-        self._bootstrap = settings.bootstrap_servers
+        self._settings = settings
         self.topic = settings.topics.override_stats
         self._deadline_s = deadline_s
 
@@ -85,20 +85,20 @@ class TopicOverrideStats:
         except TimeoutError:
             raise StatsUnavailable(f"reading {self.topic} took over {self._deadline_s:g} s") from None
         except KafkaError as exc:
-            raise StatsUnavailable(f"reading {self.topic} at {self._bootstrap}: "
+            raise StatsUnavailable(f"reading {self.topic} at {self._settings.bootstrap_servers}: "
                                    f"{type(exc).__name__}: {exc}") from None
         return [r for r in latest_revisions(found)
                 if r.strategy_id == strategy_id and r.window_size_s == window_size_s
                 and r.window_start >= since and r.window_end <= until]
 
     async def _read(self, key: bytes, since: datetime) -> list[OverrideStats]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=None,
+        consumer = kafka_consumer(self._settings, group_id=None,
                                     enable_auto_commit=False, isolation_level="read_committed",
                                     request_timeout_ms=int(self._deadline_s * 1000))
         await consumer.start()
         try:
             try:
-                partitions = await partitions_of(self._bootstrap, self.topic)
+                partitions = await partitions_of(self._settings, self.topic)
             except RuntimeError:
                 raise StatsUnavailable(f"topic {self.topic!r} does not exist; run `riskgate "
                                        f"topics create` and `riskgate stats`") from None

@@ -32,6 +32,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from riskgate.errors import PublisherFenced, RetryableError
+from riskgate.kafka.clients import kafka_consumer
 from riskgate.settings import Settings
 from riskgate.stats import codec
 from riskgate.stats import metrics as m
@@ -92,9 +93,8 @@ class StatsService:
         try:
             await producer.start()  # init_transactions: fences and resolves the previous process
             windows = OverrideWindows(self.rules, *codec.restore(
-                await read_to_end(s.bootstrap_servers, self.state_topic)))
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=s.bootstrap_servers, group_id=self.group_id,
+                await read_to_end(s, self.state_topic)))
+            consumer = kafka_consumer(s, group_id=self.group_id,
                 enable_auto_commit=False, isolation_level="read_committed",
                 auto_offset_reset="earliest")
             await consumer.start()
