@@ -25,10 +25,8 @@ import asyncpg
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
 from riskgate.settings import Settings
-from riskgate.store.connect import connect
+from riskgate.store.connect import CONNECT_TIMEOUT_S, connect
 
-#: How long one connection attempt may take: a dead or silent host fails in seconds.
-CONNECT_TIMEOUT_S = 10.0
 EXIT_UNAVAILABLE = 2
 
 T = TypeVar("T")

@@ -83,8 +83,8 @@ def prune(
 def _run(settings: Settings, cutoff: datetime, keep_s: float, by: str, reason: str,
          dry_run: bool):
     from riskgate.admin_errors import Endpoint, connect_postgres, failure_line
-    from riskgate.store.prune import PruneRefused
-    from riskgate.store.prune import prune as prune_store
+    from riskgate.replay.prune import PruneRefused
+    from riskgate.replay.prune import prune as prune_store
     from riskgate.store.state import init_connection
 
     async def run():

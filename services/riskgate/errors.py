@@ -45,3 +45,9 @@ class PoisonMessage(RiskgateError):
 
 class PartitionHalted(RiskgateError):
     """The partition's stored progress contradicts Kafka; an operator must look before it resumes."""
+
+
+class ConfigTopicInvalid(RiskgateError, RuntimeError):
+    """risk.config is missing or has more than one partition: a deployment to fix, so the
+    worker and the config writer refuse to start and nothing is written (CLI exit 2, HTTP 503).
+    It lives here, not in riskgate.control, because the worker below the control plane raises it."""

@@ -15,11 +15,11 @@ import pytest
 
 from riskgate.replay import evidence
 from riskgate.replay.engine import Replayer
+from riskgate.replay.prune import LOCK_KEY, TABLES, prune
 from riskgate.replay.run import replay_window
 from riskgate.settings import Settings, Topics
 from riskgate.store.connect import connect as db_connect
 from riskgate.store.migrate import migrate_settings
-from riskgate.store.prune import LOCK_KEY, TABLES, prune
 from tests.support.kafka import worker_env
 from tests.support.prune_scenario import Names, populate
 

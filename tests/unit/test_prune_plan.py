@@ -1,11 +1,11 @@
-"""Which prefix of the replay evidence a prune may remove (riskgate.store.prune_plan)."""
+"""Which prefix of the replay evidence a prune may remove (riskgate.replay.prune_plan)."""
 
 from __future__ import annotations
 
 import orjson
 import pytest
 
-from riskgate.store.prune_plan import (
+from riskgate.replay.prune_plan import (
     Decided,
     EmergencyRecord,
     SnapshotApply,

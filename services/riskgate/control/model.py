@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from riskgate.contracts.enums import ConfigScope, ProfileName, TradingState
+from riskgate.errors import ConfigTopicInvalid as ConfigTopicInvalid  # worker raises it too
 
 Role = Literal["viewer", "operator", "admin"]
 ROLE_RANK: dict[str, int] = {"viewer": 0, "operator": 1, "admin": 2}
@@ -95,11 +96,6 @@ class NotPermitted(ConfigRefused):
 
 class UnknownChange(ConfigRefused):
     """``approve`` names no proposal of this deployment (HTTP 404 if mapped)."""
-
-
-class ConfigTopicInvalid(RuntimeError):
-    """risk.config is missing or has more than one partition: the writer refuses to start and
-    nothing is written (CLI exit 2, HTTP 503)."""
 
 
 class ConfigWriter(Protocol):

@@ -33,7 +33,6 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from riskgate import metrics
-from riskgate.admin_errors import CONNECT_TIMEOUT_S
 from riskgate.control import scopes
 from riskgate.control.model import (
     ROLE_RANK,
@@ -51,7 +50,7 @@ from riskgate.kafka.clients import kafka_producer
 from riskgate.settings import Settings
 from riskgate.store import config_writes as store
 from riskgate.store import worker_status
-from riskgate.store.connect import create_pool
+from riskgate.store.connect import CONNECT_TIMEOUT_S, create_pool
 from riskgate.store.migrate import migrate
 from riskgate.worker import codec
 

@@ -9,6 +9,8 @@ import asyncpg
 
 from riskgate.settings import Settings
 
+#: How long one connection attempt may take: a dead or silent host fails in seconds.
+CONNECT_TIMEOUT_S = 10.0
 
 def _ssl(s: Settings) -> ssl.SSLContext | str | None:
     mode = s.database_sslmode

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiokafka.errors import KafkaError
 
 from riskgate import metrics
-from riskgate.control.model import ConfigTopicInvalid
+from riskgate.errors import ConfigTopicInvalid
 from riskgate.kafka.admin import config_topic_problem
 from riskgate.settings import Settings
 from riskgate.worker.inputs import partitions_of

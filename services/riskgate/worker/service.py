@@ -22,9 +22,8 @@ from riskgate.contracts.inputs import (
     PortfolioSnapshot,
     RiskConfigEvent,
 )
-from riskgate.control.model import ConfigTopicInvalid
 from riskgate.core import EmergencyLevel
-from riskgate.errors import RetryableStateError
+from riskgate.errors import ConfigTopicInvalid, RetryableStateError
 from riskgate.kafka.clients import kafka_producer
 from riskgate.kafka.limits import OutputLimits, TopicConfigError, output_limits, read_topic_limits
 from riskgate.settings import Settings

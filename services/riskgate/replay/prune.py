@@ -26,8 +26,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import orjson
 
-from riskgate.store import prune_sql as q
-from riskgate.store.prune_plan import (
+from riskgate.replay import prune_sql as q
+from riskgate.replay.prune_plan import (
     Decided,
     EmergencyRecord,
     Event,

@@ -1,4 +1,4 @@
-"""The statements of ``riskgate.store.prune``. Each removing statement returns one count per
+"""The statements of ``riskgate.replay.prune``. Each removing statement returns one count per
 table it removed rows from, named after the table."""
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ enough to go, and no target issued before the anchor is still in flight for a la
 (the snapshot reflects it, or its time-to-live has passed for every later decision). The
 emergency history likewise loses the versions before one that rebuilds the same state from
 scratch. docs/replay.md, "Retention: audit prune", gives the rules and why.
+
+Pruning sits with replay, above the worker, because it folds the emergency history with the
+worker's own rule (``riskgate.worker.codec``); the store below the worker may not import it.
 """
 
 from __future__ import annotations
