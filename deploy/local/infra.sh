@@ -8,7 +8,8 @@
 # use them (python -m riskgate.infra_check). Every step is idempotent, so `up`
 # on running infrastructure is a quick readiness check. State lives in
 # $RISKGATE_LOCAL_HOME (default /var/tmp/riskgate-local); see kafka.sh and
-# postgres.sh for the other knobs.
+# postgres.sh for the other knobs, and docs/security.md for the secured listeners, the
+# certificates (tls.sh) and the principals (kafka-acls.sh).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,6 +30,8 @@ cmd_up() {
     bash "$HERE/postgres.sh" install
     bash "$HERE/postgres.sh" start
     bash "$HERE/kafka.sh" wait
+    # The SCRAM users and ACLs need the running broker (kafka.sh; quick once made).
+    bash "$HERE/kafka.sh" secure
     # PYTHONPATH: infra_check must run from a checkout that is not installed.
     PYTHONPATH="$REPO/services${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m riskgate.infra_check
     local ms=$(($(now_ms) - t0))

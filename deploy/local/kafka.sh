@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Single-node Kafka (KRaft) for development, tests and CI, without Docker.
 #
-#   deploy/local/kafka.sh fetch|start|stop|restart|kill9|status|wait
+#   deploy/local/kafka.sh fetch|start|stop|restart|kill9|status|wait|secure
+#
+# Listeners, all on 127.0.0.1 (docs/security.md): PLAINTEXT on $KAFKA_PORT for development
+# (its clients are the ANONYMOUS super user), SASL_SSL with SCRAM on $KAFKA_SASL_PORT, and SSL
+# with a required client certificate (mTLS) on $KAFKA_MTLS_PORT. `start` makes the
+# certificates (tls.sh) and, once per data dir, the SCRAM users and ACLs (kafka-acls.sh).
 #
 # The broker runs straight from the jars Maven resolves for kafka/pom.xml, so
 # a machine needs only Java 17 and Maven. Everything it writes lives under
@@ -15,6 +20,8 @@ RISKGATE_LOCAL_HOME=${RISKGATE_LOCAL_HOME:-/var/tmp/riskgate-local}
 KAFKA_HOME_DIR=$RISKGATE_LOCAL_HOME/kafka
 KAFKA_PORT=${KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
+KAFKA_SASL_PORT=${KAFKA_SASL_PORT:-9094}
+KAFKA_MTLS_PORT=${KAFKA_MTLS_PORT:-9095}
 KAFKA_HEAP=${KAFKA_HEAP:--Xms256m -Xmx512m}
 KAFKA_DATA_DIR=${KAFKA_DATA_DIR:-$KAFKA_HOME_DIR/data}
 KAFKA_LOG_FILE=${KAFKA_LOG_FILE:-$KAFKA_HOME_DIR/kafka.log}
@@ -28,6 +35,8 @@ CONF=$KAFKA_HOME_DIR/server.properties
 LOG4J_CONF=$KAFKA_HOME_DIR/log4j.properties
 PID_FILE=$KAFKA_HOME_DIR/kafka.pid
 POM=$HERE/kafka/pom.xml
+TLS_DIR=$RISKGATE_LOCAL_HOME/tls
+SECURE_STAMP=$KAFKA_HOME_DIR/secure.stamp
 # A fixed cluster id keeps `format` idempotent: a data dir formatted earlier
 # stays valid. It is base64url("riskgate-local-1"), i.e. a 16-byte UUID.
 CLUSTER_ID=cmlza2dhdGUtbG9jYWwtMQ
@@ -86,9 +95,9 @@ write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT,SSL://127.0.0.1:$KAFKA_MTLS_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT,SSL://127.0.0.1:$KAFKA_MTLS_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$KAFKA_DATA_DIR
@@ -124,6 +133,7 @@ num.network.threads=2
 num.io.threads=4
 log.cleaner.dedupe.buffer.size=33554432
 EOF
+    write_security_config
     cat >"$LOG4J_CONF" <<'EOF'
 # stdout goes to KAFKA_LOG_FILE; the request and state-change loggers are
 # very chatty at INFO and say nothing useful for a local broker.
@@ -134,6 +144,35 @@ log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
 log4j.logger.kafka.request.logger=WARN
 log4j.logger.state.change.logger=WARN
 log4j.logger.org.apache.kafka.clients=WARN
+EOF
+}
+
+# The security settings, apart from the heredoc above because compose's broker (plaintext
+# only) must match that one (tests/unit/test_deploy_manifests.py). Holds the keystore password.
+write_security_config() {
+    local store_password
+    store_password=$(<"$(bash "$HERE/tls.sh" password tls-broker-keystore)")
+    chmod 0600 "$CONF"
+    cat >>"$CONF" <<EOF
+
+# Security (docs/security.md). Inter-broker and controller traffic stays PLAINTEXT on
+# loopback and, like every PLAINTEXT client, is the ANONYMOUS super user.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS;User:admin
+allow.everyone.if.no.acl.found=false
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$TLS_DIR/broker.p12
+ssl.keystore.password=$store_password
+ssl.key.password=$store_password
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.pem
+listener.name.ssl.ssl.client.auth=required
+# The mTLS principal is the certificate's CN: CN=riskgate-mtls,O=... is User:riskgate-mtls.
+ssl.principal.mapping.rules=RULE:^CN=([^,]+)(,.*)?\$/\$1/,DEFAULT
 EOF
 }
 
@@ -175,17 +214,27 @@ cmd_wait() {
 }
 
 cmd_start() {
-    local pid
+    local pid port
     if pid=$(running_pid); then
-        log "already running (pid $pid)"
-        return 0
+        # A broker started by an older kafka.sh serves PLAINTEXT only: restart it once, so
+        # that a machine that ran the old script gets the secured listeners.
+        if port_open "$KAFKA_PORT" && ! port_open "$KAFKA_SASL_PORT"; then
+            log "running (pid $pid) without the SASL_SSL listener on $KAFKA_SASL_PORT: restarting"
+            cmd_stop
+        else
+            log "already running (pid $pid)"
+            after_start
+            return 0
+        fi
     fi
     [[ -f $LIB/.stamp ]] || cmd_fetch
     command -v java >/dev/null || die "java not found: install a JDK 17"
     # Someone else on our port would make the new broker die after its JVM
     # boot; say so now instead.
-    port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another process"
-    port_open "$KAFKA_CONTROLLER_PORT" && die "port $KAFKA_CONTROLLER_PORT is taken by another process"
+    for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_PORT" "$KAFKA_MTLS_PORT"; do
+        port_open "$port" && die "port $port is taken by another process"
+    done
+    bash "$HERE/tls.sh" ensure
     write_config
     format_storage
     # Keep one older log around rather than growing one file forever.
@@ -198,10 +247,38 @@ cmd_start() {
     java_cmd
     setsid nohup "${JAVA[@]}" kafka.Kafka "$CONF" >>"$KAFKA_LOG_FILE" 2>&1 </dev/null &
     echo $! >"$PID_FILE"
-    log "started pid $! on 127.0.0.1:$KAFKA_PORT (log: $KAFKA_LOG_FILE)"
+    log "started pid $! on 127.0.0.1:$KAFKA_PORT, SASL_SSL $KAFKA_SASL_PORT, mTLS $KAFKA_MTLS_PORT (log: $KAFKA_LOG_FILE)"
+    after_start
+}
+
+# With a start timeout, wait and secure; without one (infra.sh), the caller runs `wait` and
+# `secure` itself once it has started PostgreSQL alongside.
+after_start() {
     if ((KAFKA_START_TIMEOUT > 0)); then
         cmd_wait "$KAFKA_START_TIMEOUT"
+        cmd_secure
     fi
+}
+
+# What the users and ACLs were made for: this data dir as formatted (meta.properties holds a
+# directory id new with every format), the passwords and the scripts that apply them.
+secure_stamp() {
+    cat "$KAFKA_DATA_DIR/meta.properties" "$RISKGATE_LOCAL_HOME"/secrets/kafka-*.password \
+        "$HERE/kafka-acls.sh" 2>/dev/null | sha256sum | cut -d' ' -f1
+}
+
+# The SCRAM users and the default-name ACLs, skipped when this data dir already has them.
+cmd_secure() {
+    if [[ -f $SECURE_STAMP && $(<"$SECURE_STAMP") == "$(secure_stamp)" ]]; then
+        return 0
+    fi
+    bash "$HERE/kafka-acls.sh" users >&2
+    # The default names only: the environment may carry a test's own topic names.
+    # shellcheck disable=SC2046  # one `-u NAME` pair per variable
+    env -u RISKGATE_GROUP_ID -u RISKGATE_TRANSACTIONAL_ID_PREFIX -u RISKGATE_STATS_STATE_TOPIC \
+        -u RISKGATE_SANDBOX_TOPIC_PREFIX $(compgen -e | grep '^RISKGATE_TOPICS__' | sed 's/^/-u /') \
+        bash "$HERE/kafka-acls.sh" acls >&2
+    secure_stamp >"$SECURE_STAMP"
 }
 
 # True while pid $1 exists and is not a zombie (a container whose init does
@@ -262,7 +339,7 @@ cmd_status() {
     local pid
     if pid=$(running_pid); then
         if port_open "$KAFKA_PORT"; then
-            echo "kafka: running (pid $pid, 127.0.0.1:$KAFKA_PORT)"
+            echo "kafka: running (pid $pid, 127.0.0.1:$KAFKA_PORT, SASL_SSL $KAFKA_SASL_PORT, mTLS $KAFKA_MTLS_PORT)"
         else
             echo "kafka: starting (pid $pid, port $KAFKA_PORT not open yet)"
         fi
@@ -280,8 +357,9 @@ case ${1:-} in
     kill9) cmd_kill9 ;;
     status) cmd_status ;;
     wait) cmd_wait "${2:-$KAFKA_START_TIMEOUT}" ;;
+    secure) cmd_secure ;;
     *)
-        echo "usage: $0 fetch|start|stop|restart|kill9|status|wait [seconds]" >&2
+        echo "usage: $0 fetch|start|stop|restart|kill9|status|wait [seconds]|secure" >&2
         exit 2
         ;;
 esac

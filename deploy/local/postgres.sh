@@ -8,6 +8,9 @@
 # neither needs nor disturbs the distribution's `main` cluster. After `start`
 # the role and database riskgate/riskgate exist, reachable as
 #   postgresql://riskgate:riskgate@127.0.0.1:$PG_PORT/riskgate
+# and, over TLS only (docs/security.md), the role riskgate_tls acting as riskgate, with a
+# generated password in $RISKGATE_LOCAL_HOME/secrets/pg-riskgate_tls.password:
+#   postgresql://riskgate_tls@127.0.0.1:$PG_PORT/riskgate?sslmode=verify-full
 set -euo pipefail
 
 RISKGATE_LOCAL_HOME=${RISKGATE_LOCAL_HOME:-/var/tmp/riskgate-local}
@@ -21,6 +24,11 @@ PG_SOCKET_DIR=$PG_HOME/run
 DB_NAME=riskgate
 DB_USER=riskgate
 DB_PASSWORD=riskgate
+TLS_USER=riskgate_tls
+# The server's certificate and key, copied from tls.sh's into a directory only the server's
+# user can read: PostgreSQL refuses a key file that others can read.
+PG_TLS_DIR=$PG_HOME/tls
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 log() { echo "postgres: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -97,7 +105,52 @@ listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$PG_SOCKET_DIR'
 max_connections = 200
+# TLS is offered to everyone and required of $TLS_USER (pg_hba.conf).
+ssl = on
+ssl_cert_file = '$PG_TLS_DIR/server.pem'
+ssl_key_file = '$PG_TLS_DIR/server.key'
+ssl_ca_file = '$PG_TLS_DIR/ca.pem'
 EOF
+    write_hba
+}
+
+# Copy tls.sh's server certificate (made once) for the server; a copy that is already
+# current is left alone.
+install_tls() {
+    local src=$RISKGATE_LOCAL_HOME/tls name
+    bash "$HERE/tls.sh" ensure
+    as_pg mkdir -p "$PG_TLS_DIR"
+    chmod 0700 "$PG_TLS_DIR"
+    for name in server.pem:postgres.pem server.key:postgres.key ca.pem:ca.pem; do
+        cmp -s "$src/${name#*:}" "$PG_TLS_DIR/${name%%:*}" && continue
+        # Through the server's user: it must own the key (mode 0600) to accept it.
+        as_pg tee "$PG_TLS_DIR/${name%%:*}" >/dev/null <"$src/${name#*:}"
+        as_pg chmod 0600 "$PG_TLS_DIR/${name%%:*}"
+    done
+}
+
+HBA_BEGIN="# BEGIN deploy/local/postgres.sh: $TLS_USER over TLS only"
+HBA_END="# END deploy/local/postgres.sh"
+
+# Our lines go first (pg_hba.conf is matched top down), replacing any earlier copy of them;
+# initdb's own lines below stay as they are.
+write_hba() {
+    local hba=$PGDATA/pg_hba.conf rest
+    rest=$(sed "\|^$HBA_BEGIN\$|,\|^$HBA_END\$|d" "$hba")
+    as_pg tee "$hba.tmp" >/dev/null <<EOF
+$HBA_BEGIN
+hostssl    all  $TLS_USER  127.0.0.1/32  scram-sha-256
+hostnossl  all  $TLS_USER  0.0.0.0/0     reject
+hostnossl  all  $TLS_USER  ::/0          reject
+$HBA_END
+$rest
+EOF
+    as_pg mv -f "$hba.tmp" "$hba"
+}
+
+# What a running server would need a reload for.
+config_digest() {
+    cat "$PGDATA/riskgate.conf" "$PGDATA/pg_hba.conf" "$PG_TLS_DIR"/* 2>/dev/null | sha256sum
 }
 
 # The postmaster's pid, if it is alive (postmaster.pid outlives a kill -9).
@@ -126,7 +179,31 @@ alive() {
 
 psql_admin() {
     as_pg "$(pg_bin)/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCKET_DIR" -p "$PG_PORT" \
-        -U postgres -d postgres
+        -U postgres -d postgres "$@"
+}
+
+# $TLS_USER logs in with its own password and then acts as $DB_USER (SET ROLE at login), so
+# the tables migrations create as either role belong to $DB_USER and both can use them.
+ensure_tls_role() {
+    local file password stamp=$PG_HOME/$TLS_USER.stamp want
+    file=$(bash "$HERE/tls.sh" password "pg-$TLS_USER")
+    password=$(<"$file")
+    psql_admin >/dev/null <<SQL
+SELECT format('CREATE ROLE %I LOGIN INHERIT IN ROLE %I', '$TLS_USER', '$DB_USER')
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$TLS_USER')
+\gexec
+ALTER ROLE $TLS_USER SET role = '$DB_USER';
+SQL
+    # The password is set again only for a new role (a new oid) or a changed file.
+    want="$(psql_admin -tA -c "SELECT oid FROM pg_roles WHERE rolname = '$TLS_USER'")"
+    want+=":$(printf '%s' "$password" | sha256sum | cut -d' ' -f1)"
+    [[ $(as_pg cat "$stamp" 2>/dev/null) == "$want" ]] && return 0
+    psql_admin >/dev/null <<SQL
+SET password_encryption = 'scram-sha-256';
+ALTER ROLE $TLS_USER PASSWORD '$password';
+SQL
+    echo "$want" | as_pg tee "$stamp" >/dev/null
+    log "set the password of $TLS_USER (from $file)"
 }
 
 # Idempotent: creates only what is missing. CREATEDB lets tests make
@@ -147,9 +224,11 @@ cmd_start() {
     bin=$(pg_bin) || die "PostgreSQL is not installed: run '$0 install'"
     if pid=$(postmaster_pid); then
         log "already running (pid $pid)"
+        reconfigure
     else
         prepare_dirs
         init_cluster
+        install_tls
         write_config
         clear_stale_lock
         # -w: return only once the server accepts connections (or failed).
@@ -160,6 +239,19 @@ cmd_start() {
         log "started on 127.0.0.1:$PG_PORT (log: $PG_LOG)"
     fi
     ensure_database
+    ensure_tls_role
+}
+
+# A running server started by an older postgres.sh gets TLS and the new pg_hba.conf lines by a
+# reload, without a restart: its clients keep their connections.
+reconfigure() {
+    local before
+    before=$(config_digest)
+    install_tls
+    write_config
+    [[ $(config_digest) == "$before" ]] && return 0
+    as_pg "$(pg_bin)/pg_ctl" -D "$PGDATA" -s reload || die "reload failed (log: $PG_LOG)"
+    log "reloaded the configuration (TLS, pg_hba.conf)"
 }
 
 # Pids of live server processes on our PGDATA, found by their working
