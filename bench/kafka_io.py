@@ -10,13 +10,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 from tests.support import builders as b
 
 from bench import workload as w
 from riskgate.kafka.admin import create_topics
+from riskgate.kafka.clients import kafka_admin, kafka_consumer, kafka_producer
 from riskgate.settings import Settings, Topics
 from riskgate.store.connect import connect as db_connect
 
@@ -35,7 +35,7 @@ def run_settings(base: Settings, run: str, partitions: int) -> Settings:
 async def seed_world(s: Settings, portfolio_ids: Sequence[str], positions: int) -> None:
     """Market metrics, one snapshot per portfolio and the global config, all committed."""
     now = time.time()
-    producer = AIOKafkaProducer(bootstrap_servers=s.bootstrap_servers, enable_idempotence=True)
+    producer = kafka_producer(s, enable_idempotence=True)
     await producer.start()
     try:
         for i in range(w.TICKERS):
@@ -63,8 +63,7 @@ def decisions(run: str, portfolio_ids: Sequence[str], count: int, first: int = 0
 
 
 async def preload(s: Settings, payloads: Sequence[Payload]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=s.bootstrap_servers, enable_idempotence=True,
-                                linger_ms=5, max_batch_size=256 * 1024)
+    producer = kafka_producer(s, enable_idempotence=True, linger_ms=5, max_batch_size=256 * 1024)
     await producer.start()
     try:
         for key, value, _ in payloads:
@@ -78,8 +77,7 @@ async def paced_send(s: Settings, payloads: Sequence[Payload], rate: float,
                      sent_at: dict[str, float]) -> float:
     """Send at ``rate`` per second; stamp each record and ``sent_at`` with the send time.
     Returns the rate actually achieved."""
-    producer = AIOKafkaProducer(bootstrap_servers=s.bootstrap_servers, enable_idempotence=True,
-                                linger_ms=2, max_batch_size=256 * 1024)
+    producer = kafka_producer(s, enable_idempotence=True, linger_ms=2, max_batch_size=256 * 1024)
     await producer.start()
     try:
         start = time.perf_counter()
@@ -103,7 +101,7 @@ async def paced_send(s: Settings, payloads: Sequence[Payload], rate: float,
 class Collector:
     """Reads one output topic with read_committed and notes when each record became visible."""
 
-    bootstrap: str
+    settings: Settings
     topic: str
     partitions: int
     seen_at: dict[str, float] = field(default_factory=dict)
@@ -113,8 +111,8 @@ class Collector:
     _consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=None, isolation_level="read_committed",
+        self._consumer = kafka_consumer(
+            self.settings, group_id=None, isolation_level="read_committed",
             enable_auto_commit=False, fetch_max_wait_ms=10)
         await self._consumer.start()
         parts = [TopicPartition(self.topic, p) for p in range(self.partitions)]
@@ -166,7 +164,7 @@ async def drop_run(s: Settings, run: str) -> None:
     """Delete the run's topics (faust's internal ones too) and its PostgreSQL rows. Best
     effort: a broker or database that someone else is restarting must not fail the run."""
     with contextlib.suppress(Exception):
-        admin = AIOKafkaAdminClient(bootstrap_servers=s.bootstrap_servers)
+        admin = kafka_admin(s)
         await admin.start()
         try:
             names = [t for t in await admin.list_topics() if f"bench{run}" in t]
@@ -187,7 +185,8 @@ async def drop_run(s: Settings, run: str) -> None:
 _RUN_ROWS = (("risk_actions", "portfolio_id"), ("target_positions", "portfolio_id"),
              ("processed_decisions", "decision_id"), ("portfolio_state", "portfolio_id"),
              ("dead_letters", "source_topic"), ("partition_progress", "topic"),
-             ("shadow_records", "source_topic"))
+             ("shadow_records", "source_topic"), ("input_records", "source_topic"),
+             ("snapshot_history", "portfolio_id"))
 
 
 async def prepare(s: Settings, portfolio_ids: Sequence[str], positions: int) -> None:

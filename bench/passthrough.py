@@ -94,15 +94,20 @@ class PassThrough(ConsumerRebalanceListener):
             await consumer.stop()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+def add_shape_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments both pass-throughs take: group, ids, topics and the worker's batching."""
     parser.add_argument("--group", required=True)
     parser.add_argument("--txn-prefix", required=True)
     parser.add_argument("--source", required=True)
     parser.add_argument("--outputs", nargs="+", required=True)
     parser.add_argument("--batch", type=int, default=500)  # RISKGATE_BATCH_MAX_RECORDS
     parser.add_argument("--timeout-ms", type=int, default=50)  # RISKGATE_BATCH_TIMEOUT_MS
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    add_shape_arguments(parser)
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args()
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(message)s")

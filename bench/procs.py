@@ -14,7 +14,7 @@ from tests.chaos.harness import chaos_worker_env as worker_env
 from riskgate.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-SYSTEMS = ("riskgate", "passthrough", "faust")
+SYSTEMS = ("riskgate", "passthrough", "passthrough_confluent", "faust")
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -28,11 +28,17 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def command(system: str, s: Settings, worker: int) -> tuple[list[str], dict[str, str]]:
     """The command line and environment of one process of ``system``."""
     t, py = s.topics, sys.executable
-    if system == "riskgate":
+    if system in ("riskgate", "passthrough_confluent"):
+        # Both read their connection settings from the worker's RISKGATE_* environment.
         env = worker_env(s)
         env.update({"RISKGATE_MAX_DECISION_AGE_S": "3600",
                     "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "services")])})
-        return [py, "-m", "riskgate.cli", "worker"], env
+        if system == "riskgate":
+            return [py, "-m", "riskgate.cli", "worker"], env
+        return [py, "-m", "bench.passthrough_confluent", "--group", s.group_id,
+                "--txn-prefix", s.transactional_id_prefix, "--source", t.proposed,
+                "--outputs", t.actions, t.targets, "--batch", str(s.batch_max_records),
+                "--timeout-ms", str(s.batch_timeout_ms)], env
     if system == "passthrough":
         return [py, "-m", "bench.passthrough", "--bootstrap", s.bootstrap_servers,
                 "--group", s.group_id, "--txn-prefix", s.transactional_id_prefix,

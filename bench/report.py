@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from bench.replay import replay_goals, replay_table
+from bench import equal_rate, footprint, secure, stages
+from bench.goals import evaluate as goals
+from bench.replay import replay_table
 from bench.shadow import shadow_table
+
+__all__ = ["goals", "markdown"]
 
 
 def _fmt(x: Any, digits: int = 1) -> str:
@@ -15,43 +18,6 @@ def _fmt(x: Any, digits: int = 1) -> str:
     if isinstance(x, float):
         return f"{x:,.{digits}f}"
     return f"{x:,}" if isinstance(x, int) else str(x)
-
-
-def _level(latency: list[dict], level: float) -> dict:
-    return next((row for row in latency if row["level"] == level), {})
-
-
-def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each goal of the issue: the measured value, met or not, and by how much."""
-    out = []
-
-    def goal(name: str, value: float | None, limit: float, higher_is_better: bool) -> None:
-        if value is None:
-            out.append({"goal": name, "value": None, "met": None, "gap": "not measured"})
-            return
-        met = value >= limit if higher_is_better else value <= limit
-        gap = value / limit if limit else math.inf
-        out.append({"goal": name, "value": round(value, 3), "met": met,
-                    "gap": f"{gap:.2f}x of the goal"})
-
-    core = results.get("core", {}).get("median", {})
-    chain = core.get("core_bench_chain_us") or core.get("chain_us")
-    goal("full chain <= 8 µs per decision", chain, 8.0, False)
-    goal("bytes to bytes <= 15 µs", core.get("bytes_to_bytes_us"), 15.0, False)
-    e2e = results.get("e2e", {})
-    goal("exactly-once throughput >= 0.8x bare pass-through",
-         e2e.get("ratio_a_b", {}).get("median"), 0.8, True)
-    goal("exactly-once throughput >= 5x faust", e2e.get("ratio_a_c", {}).get("median"), 5.0, True)
-    half = _level(e2e.get("latency", {}).get("riskgate", []), 0.5)
-    goal("p99 <= 50 ms at 50% of max", half.get("p99_ms"), 50.0, False)
-    sizes = results.get("growth", {}).get("positions", [])
-    if len(sizes) >= 2 and sizes[0]["chain_us"] and sizes[-1]["chain_us"]:
-        lo, hi = sizes[0], sizes[-1]
-        allowed = math.log(hi["positions"]) / math.log(max(lo["positions"], 2))
-        goal(f"µs grows no faster than log(positions) ({lo['positions']} -> {hi['positions']}: "
-             f"ratio <= {allowed:.1f})", hi["chain_us"] / lo["chain_us"], allowed, False)
-    out += replay_goals(results.get("replay", {}))
-    return out
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -63,6 +29,9 @@ def markdown(results: dict[str, Any]) -> str:
              ""]
     lines += _core_table(results.get("core", {}))
     lines += _e2e_tables(results.get("e2e", {}))
+    lines += footprint.table((results.get("e2e") or {}).get("bytes_per_decision"))
+    lines += stages.table(results.get("stages", {}))
+    lines += secure.table(results.get("secure", {}))
     lines += _growth_tables(results.get("growth", {}), results.get("scale", {}))
     lines += _profile_table(results.get("profile", {}))
     lines += shadow_table(results.get("shadow", {}))
@@ -107,6 +76,8 @@ def _e2e_tables(e: dict[str, Any]) -> list[str]:
              "|---|---|---|---|"]
     names = {"riskgate": "(a) riskgate worker, exactly-once",
              "passthrough": "(b) bare aiokafka transactional pass-through",
+             "passthrough_confluent": "(b') bare confluent-kafka (librdkafka) transactional "
+                                      "pass-through, one producer for all partitions (KIP-447)",
              "faust": "(c) faust-streaming, same chain, exactly_once"}
     for system, runs in e.get("saturate", {}).items():
         cpu = next((r["cpu_pct"] for r in runs if "cpu_pct" in r), {})
@@ -114,9 +85,13 @@ def _e2e_tables(e: dict[str, Any]) -> list[str]:
                      f"{', '.join(_fmt(r.get('rate_per_s'), 0) for r in runs)} | "
                      f"{cpu.get('system')} / {cpu.get('broker')} / {cpu.get('postgres')} / "
                      f"{cpu.get('other')} |")
-    lines += ["", f"Ratio a/b (riskgate / pass-through): **{_fmt(e['ratio_a_b']['median'], 2)}** "
-              f"(pairs {e['ratio_a_b']['pairs']}); ratio a/c (riskgate / faust): "
+    conf = e.get("ratio_a_b_confluent") or {"median": None, "pairs": []}
+    lines += ["", f"Ratio a/b (riskgate / aiokafka pass-through): "
+              f"**{_fmt(e['ratio_a_b']['median'], 2)}** (pairs {e['ratio_a_b']['pairs']}); "
+              f"ratio a/b' (riskgate / confluent-kafka pass-through): **{_fmt(conf['median'], 2)}** "
+              f"(pairs {conf['pairs']}); ratio a/c (riskgate / faust): "
               f"**{_fmt(e['ratio_a_c']['median'], 2)}** (pairs {e['ratio_a_c']['pairs']}).", "",
+              "### Latency at fractions of each system's own max", "",
               "| system | load | target/s | sent/s | delivered/s | p50 ms | p99 ms | max ms |",
               "|---|---|---|---|---|---|---|---|"]
     for system, rows in e.get("latency", {}).items():
@@ -125,7 +100,7 @@ def _e2e_tables(e: dict[str, Any]) -> list[str]:
                          f"{_fmt(row.get('sent_rate'), 0)} | "
                          f"{_fmt(row['delivered_rate'], 0)} | {_fmt(row['p50_ms'])} | "
                          f"{_fmt(row['p99_ms'])} | {_fmt(row['max_ms'])} |")
-    return [*lines, ""]
+    return [*lines, "", *equal_rate.table(e.get("equal_rate") or [], _fmt)]
 
 
 def _growth_tables(g: dict[str, Any], s: dict[str, Any]) -> list[str]:

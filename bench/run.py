@@ -5,8 +5,12 @@ Needs the local broker and database (``make infra-up``; started here if they are
 Nothing here asserts on time. Sizes are flags, or ``BENCH_<FLAG>`` environment variables:
 
     python -m bench.run [--rounds 3] [--decisions 40000] [--paced-seconds 5]
-                        [--sections core growth e2e scale profile shadow replay] [--quick]
-                        [--replay-decisions 20000] [--keep]
+                        [--equal-rounds 2] [--secure-rounds 2] [--stage-batches 10]
+                        [--sections core growth e2e stages secure scale profile shadow replay]
+                        [--quick] [--out DIR] [--replay-decisions 20000] [--keep]
+
+``--quick`` (or ``RISKGATE_BENCH_QUICK=1``) shrinks every size to check the plumbing in a few
+minutes; its numbers mean nothing. Point ``--out`` elsewhere to keep bench/results as it is.
 """
 
 from __future__ import annotations
@@ -21,14 +25,16 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
-from bench import e2e, profile, replay, report, sections, shadow
+from bench import e2e, equal_rate, profile, replay, report, sections, secure, shadow, stages
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-ALL_SECTIONS = ("core", "growth", "e2e", "scale", "profile", "shadow", "replay")
+ALL_SECTIONS = ("core", "growth", "e2e", "stages", "secure", "scale", "profile", "shadow",
+                "replay")
 
 
 def _arg(parser: argparse.ArgumentParser, flag: str, kind: type, default: Any, help: str) -> None:
@@ -45,6 +51,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     _arg(parser, "portfolios", int, 64, "portfolios in the end-to-end runs")
     _arg(parser, "partitions", int, 8, "partitions of the end-to-end comparison")
     _arg(parser, "replay-decisions", int, 20_000, "decisions seeded for the replay section")
+    _arg(parser, "equal-rounds", int, 2, "alternated rounds of the equal-rate latency runs")
+    _arg(parser, "secure-rounds", int, 2, "alternated rounds of SASL_SSL against plaintext")
+    _arg(parser, "stage-batches", int, 10, "batches timed by the per-stage breakdown")
     parser.add_argument("--keep", action="store_true", help="keep the replay's scratch database")
     parser.add_argument("--sections", nargs="+", choices=ALL_SECTIONS,
                         default=os.environ.get("BENCH_SECTIONS", " ".join(ALL_SECTIONS)).split())
@@ -53,8 +62,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--render", action="store_true",
                         help="only rewrite latest.md (and the goals) from latest.json")
     args = parser.parse_args(argv)
-    if args.quick:
+    if args.quick or os.environ.get("RISKGATE_BENCH_QUICK") == "1":
+        args.quick = True
         args.rounds, args.decisions, args.micro_decisions, args.paced_seconds = 1, 3_000, 300, 2.0
+        args.equal_rounds, args.secure_rounds, args.stage_batches = 1, 1, 3
+        args.replay_decisions = min(args.replay_decisions, 2_000)
     return args
 
 
@@ -86,6 +98,16 @@ async def _migrate() -> None:
     await migrate_settings(Settings())
 
 
+async def _guarded(step: Awaitable[dict[str, Any]], results: dict[str, Any]) -> dict[str, Any]:
+    """A section that fails says why in its place (and under errors); the run goes on."""
+    try:
+        return await step
+    except Exception as exc:  # noqa: BLE001 - recorded, never a fake number
+        why = f"{type(exc).__name__}: {exc}"
+        results["errors"].append(why)
+        return {"measured": False, "why": why}
+
+
 def write(results: dict[str, Any], out: Path) -> None:
     results["goals"] = report.goals(results)
     out.mkdir(parents=True, exist_ok=True)
@@ -109,11 +131,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             log(f"{name} ...")
             results[name] = steps[name]()
             write(results, args.out)
-    if {"e2e", "scale", "profile", "shadow"} & set(args.sections):
+    if {"e2e", "stages", "secure", "scale", "profile", "shadow"} & set(args.sections):
         _ensure_infra()
         await _migrate()
     if "e2e" in args.sections:
         results["e2e"] = await sections.end_to_end(plan, log)
+        write(results, args.out)
+        equal = await equal_rate.measure(plan, results["e2e"]["max_rate"], args.equal_rounds, log)
+        results["e2e"].update(equal_rate=equal["rows"], equal_rate_runs=equal)
+        write(results, args.out)
+    if "stages" in args.sections:
+        results["stages"] = await _guarded(stages.breakdown(args.stage_batches, args.portfolios,
+                                                            log), results)
+        write(results, args.out)
+    if "secure" in args.sections:
+        riskgate_max = (results.get("e2e") or {}).get("max_rate", {}).get("riskgate")
+        rate = int(0.5 * riskgate_max) if riskgate_max else None
+        results["secure"] = await _guarded(
+            secure.sasl_vs_plaintext(plan, args.secure_rounds, rate, log), results)
         write(results, args.out)
     if "scale" in args.sections:
         shapes = [(1, 4), (2, 4), (1, 8), (2, 8)]

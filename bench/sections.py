@@ -12,6 +12,9 @@ from typing import Any
 from bench import core, e2e, nautilus
 from bench.procs import SYSTEMS
 
+# Paced at fractions of their own max; the confluent pass-through only at the equal rates.
+PACED = ("riskgate", "passthrough", "faust")
+
 
 def median(values: list[float | None]) -> float | None:
     present = [v for v in values if v is not None]
@@ -98,23 +101,39 @@ def _saturated_ok(run: dict[str, Any]) -> bool:
     return bool(run.get("complete")) and not run.get("disturbed") and "rate_per_s" in run
 
 
+def rotated(items: tuple[str, ...], r: int) -> tuple[str, ...]:
+    """``items`` starting at the ``r``-th: who goes first rotates round by round."""
+    return items[r % len(items):] + items[:r % len(items)]
+
+
+_MISSING = {"faust": "faust", "passthrough_confluent": "confluent_kafka"}
+
+
+async def _saturate_one(system: str, plan: e2e.Plan, r: int) -> dict[str, Any]:
+    module = _MISSING.get(system)
+    if module is not None and importlib.util.find_spec(module) is None:
+        return {"error": f"{module} is not installed (pip install -e '.[bench,dev]')"}
+    # The first riskgate run also counts the bytes it wrote (after its clock has stopped).
+    footprint = system == "riskgate" and r == 0
+    run, attempts = await _retrying(lambda: e2e.saturate(system, plan, footprint=footprint),
+                                    _saturated_ok)
+    return {**run, "attempts": attempts, "round": r}
+
+
 async def end_to_end(plan: e2e.Plan, log: Callable[[str], None]) -> dict[str, Any]:
-    """Section 2: saturate each system in alternation, then pace it at 25/50/90% of its max."""
+    """Section 2: saturate each system in alternation, then pace riskgate, the aiokafka
+    pass-through and faust at 25/50/90% of their own max."""
     saturated: dict[str, list[dict]] = {s: [] for s in SYSTEMS}
     for r in range(plan.rounds):
-        for system in SYSTEMS[r % 3:] + SYSTEMS[:r % 3]:  # rotate who goes first
-            if system == "faust" and importlib.util.find_spec("faust") is None:
-                saturated[system].append({"error": "faust-streaming is not installed "
-                                                   "(pip install -e '.[bench]')"})
-                continue
-            run, attempts = await _retrying(lambda s=system: e2e.saturate(s, plan), _saturated_ok)
-            saturated[system].append({**run, "attempts": attempts, "round": r})
-            log(f"saturate {system} round {r}: {run.get('rate_per_s')} decisions/s")
+        for system in rotated(SYSTEMS, r):
+            saturated[system].append(await _saturate_one(system, plan, r))
+            log(f"saturate {system} round {r}: {saturated[system][-1].get('rate_per_s')} "
+                "decisions/s")
     rates = {s: [run.get("rate_per_s") for run in runs] for s, runs in saturated.items()}
     max_rate = {s: median(v) for s, v in rates.items()}
-    paced_runs: dict[str, list[Any]] = {s: [] for s in SYSTEMS}
+    paced_runs: dict[str, list[Any]] = {s: [] for s in PACED}
     for r in range(plan.rounds):
-        for system in SYSTEMS[r % 3:] + SYSTEMS[:r % 3]:
+        for system in rotated(PACED, r):
             if not max_rate[system]:
                 continue
             levels, attempts = await _retrying(
@@ -128,8 +147,11 @@ async def end_to_end(plan: e2e.Plan, log: Callable[[str], None]) -> dict[str, An
         "plan": {k: v for k, v in vars(plan).items() if k != "log_dir"},
         "saturate": saturated, "max_rate": max_rate,
         "ratio_a_b": pair_ratios(rates["riskgate"], rates["passthrough"]),
+        "ratio_a_b_confluent": pair_ratios(rates["riskgate"], rates["passthrough_confluent"]),
         "ratio_a_c": pair_ratios(rates["riskgate"], rates["faust"]),
         "paced": paced_runs, "latency": latency_summary(paced_runs, plan.levels),
+        "bytes_per_decision": next((run["bytes"] for run in saturated["riskgate"]
+                                    if "bytes" in run), None),
     }
 
 

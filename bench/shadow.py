@@ -38,10 +38,10 @@ def _worker_has_setting(children: list, seen: list[bool]) -> None:
         seen.append(any(v.startswith(SETTING.encode() + b"=") for v in f.read().split(b"\0")))
 
 
-async def _saturate(plan: e2e.Plan, profile: str | None) -> dict[str, Any]:
+async def _saturate(plan: e2e.Plan, profile: str | None, footprint: bool) -> dict[str, Any]:
     seen: list[bool] = []
     with _shadow_env(profile):
-        run = await e2e.saturate("riskgate", plan,
+        run = await e2e.saturate("riskgate", plan, footprint=footprint,
                                  on_start=lambda children: _worker_has_setting(children, seen))
     return {**run, "shadow_setting_seen": bool(seen and seen[0])}
 
@@ -53,7 +53,8 @@ async def on_vs_off(plan: e2e.Plan, log: Callable[[str], None],
     for r in range(plan.rounds):
         for mode in (("off", "on") if r % 2 == 0 else ("on", "off")):
             run, attempts = await _retrying(
-                lambda m=mode: _saturate(plan, profile if m == "on" else None), _saturated_ok)
+                lambda m=mode, r=r: _saturate(plan, profile if m == "on" else None, r == 0),
+                _saturated_ok)
             runs[mode].append({**run, "attempts": attempts, "round": r})
             log(f"shadow {mode} round {r}: {run.get('rate_per_s')} decisions/s")
     rates = {mode: [x.get("rate_per_s") for x in mode_runs] for mode, mode_runs in runs.items()}
@@ -61,6 +62,9 @@ async def on_vs_off(plan: e2e.Plan, log: Callable[[str], None],
         "plan": {k: v for k, v in vars(plan).items() if k != "log_dir"}, "profile": profile,
         "runs": runs, "median_rate_per_s": {mode: median(v) for mode, v in rates.items()},
         "ratio_on_off": pair_ratios(rates["on"], rates["off"]),
+        # Bytes written per decision, from each mode's first run.
+        "bytes_per_decision": {mode: next((x["bytes"] for x in xs if "bytes" in x), None)
+                               for mode, xs in runs.items()},
         "setting_reached_worker": all(x["shadow_setting_seen"] == (mode == "on")
                                       for mode, xs in runs.items() for x in xs),
     }
@@ -78,4 +82,18 @@ def shadow_table(s: dict[str, Any]) -> list[str]:
             "| shadow | median decisions/s | runs |", "|---|---|---|",
             f"| off | {m['off']} | {rates['off']} |", f"| on | {m['on']} | {rates['on']} |", "",
             f"Ratio on/off: **{ratio['median']}** (pairs {ratio['pairs']}); the setting reached "
-            f"every worker as intended: {s['setting_reached_worker']}.", ""]
+            f"every worker as intended: {s['setting_reached_worker']}.", "",
+            *_bytes_lines(s.get("bytes_per_decision") or {})]
+
+
+def _bytes_lines(by_mode: dict[str, Any]) -> list[str]:
+    def kafka(mode: str) -> Any:
+        return (by_mode.get(mode) or {}).get("kafka", {}).get("bytes_per_decision")
+
+    def pg(mode: str) -> Any:
+        return (by_mode.get(mode) or {}).get("pg_rows", {}).get("bytes_per_decision")
+
+    if not by_mode:
+        return []
+    return [f"Bytes per decision, shadow off / on: Kafka {kafka('off')} / {kafka('on')}, "
+            f"PostgreSQL rows {pg('off')} / {pg('on')}.", ""]
