@@ -1,4 +1,5 @@
-"""The seeds' own integration APIs on top of riskgate.core (standard library only).
+"""The seeds' own integration APIs on top of riskgate.core (standard library only; what each
+seed is: docs/seeds.md).
 
 - seed 000: ``RiskOrchestrator``, ``TradingSignal``, ``PortfolioState``, ``SignalType``,
   ``RiskLevel``, ``RiskAssessment``;
