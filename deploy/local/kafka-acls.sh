@@ -39,7 +39,7 @@ P_STATS_STATE=${RISKGATE_STATS_STATE_TOPIC:-$P_OVERRIDE_STATS.state}
 GROUP=${RISKGATE_GROUP_ID:-riskgate}
 TXN_PREFIX=${RISKGATE_TRANSACTIONAL_ID_PREFIX:-riskgate}
 # `riskgate replay --to-topic sandbox...` writes PREFIX.<topic>; only this prefix is granted.
-SANDBOX_PREFIX=${RISKGATE_SANDBOX_TOPIC_PREFIX:-sandbox.}
+SANDBOX_PREFIX=${KAFKA_ACL_SANDBOX_PREFIX:-sandbox.}
 
 log() { echo "kafka-acls: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -134,17 +134,19 @@ worker_acls() {
     acl "$who" DescribeConfigs literal --topic "$P_TARGETS" --topic "$P_ACTIONS" --topic "$P_DLQ"
     # One transactional id per input partition: <prefix>-<topic>-<partition>.
     acl "$who" Write,Describe prefixed --transactional-id "$TXN_PREFIX"
-    echo "User:worker, User:riskgate-mtls: read $P_PROPOSED $P_BLACK_SWAN $P_SNAPSHOTS $P_MARKET" \
+    echo "User:worker: read $P_PROPOSED $P_BLACK_SWAN $P_SNAPSHOTS $P_MARKET" \
         "$P_CONFIG; write $P_TARGETS $P_ACTIONS $P_DLQ $P_SHADOW $P_PROPOSED; group $GROUP;" \
         "transactional ids $TXN_PREFIX*"
+    echo "User:riskgate-mtls: the same as User:worker (the mTLS client certificate)"
 }
 
 other_acls() {
     # operator: the config writer rebuilds from and publishes to the config topic (idempotent,
-    # not transactional); `config show` and re-arm also read the emergency state.
+    # not transactional); `config show` and re-arm also read the emergency state, and the
+    # API's live view the market too.
     acl operator Read,Write,Describe literal --topic "$P_CONFIG"
-    acl operator Read,Describe literal --topic "$P_BLACK_SWAN"
-    echo "User:operator: read+write $P_CONFIG; read $P_BLACK_SWAN"
+    acl operator Read,Describe literal --topic "$P_BLACK_SWAN" --topic "$P_MARKET"
+    echo "User:operator: read+write $P_CONFIG; read $P_BLACK_SWAN $P_MARKET"
     # stats: reads actions, writes the stats and its changelog (creating the changelog on first
     # start) and commits its offsets in its own transactions.
     acl stats Read,Describe literal --topic "$P_ACTIONS" --topic "$P_OVERRIDE_STATS" \
@@ -167,7 +169,8 @@ other_acls() {
     # keda: the lag of the worker's group = the topic's end offsets minus the committed ones.
     acl keda Describe literal --topic "$P_PROPOSED" --group "$GROUP"
     echo "User:keda: describe $P_PROPOSED and group $GROUP"
-    echo "User:nobody: no ACLs; User:admin, User:ANONYMOUS: super users"
+    echo "User:nobody: no ACLs"
+    echo "User:admin: super user (super.users), as is ANONYMOUS on the PLAINTEXT listener"
 }
 
 cmd_acls() {

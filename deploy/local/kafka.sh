@@ -276,7 +276,7 @@ cmd_secure() {
     # The default names only: the environment may carry a test's own topic names.
     # shellcheck disable=SC2046  # one `-u NAME` pair per variable
     env -u RISKGATE_GROUP_ID -u RISKGATE_TRANSACTIONAL_ID_PREFIX -u RISKGATE_STATS_STATE_TOPIC \
-        -u RISKGATE_SANDBOX_TOPIC_PREFIX $(compgen -e | grep '^RISKGATE_TOPICS__' | sed 's/^/-u /') \
+        -u KAFKA_ACL_SANDBOX_PREFIX $(compgen -e | grep '^RISKGATE_TOPICS__' | sed 's/^/-u /') \
         bash "$HERE/kafka-acls.sh" acls >&2
     secure_stamp >"$SECURE_STAMP"
 }
