@@ -1,53 +1,51 @@
-"""The deployment files, checked offline: Kubernetes manifests against the API schemas that
-kubernetes-validate ships, the KEDA ScaledObject against a schema of our own, and
-docker-compose.yml and the Dockerfile against the Docker-free deploy/local scripts."""
+"""The Kubernetes manifests, checked offline: the core kinds against the API schemas that
+kubernetes-validate ships, the KEDA ScaledObject and TriggerAuthentication against schemas of
+our own, and the secrets each pod gets against the settings that read them."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
-import tomllib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from tests.support.k8s import (
+    ROOT,
+    VERSION,
+    containers,
+    manifests,
+    one,
+    pod_spec,
+    secret_files,
+    workloads,
+)
 
 from riskgate.settings import Settings
+from riskgate.settings_secrets import SECRET_FILE_FIELDS
 
 pytestmark = pytest.mark.unit
 
-ROOT = Path(__file__).resolve().parents[2]
-K8S = ROOT / "deploy/k8s"
 # The oldest Kubernetes minor the manifests promise to work on.
 KUBERNETES_VERSION = "1.31"
-SCALED_OBJECT_SCHEMA = json.loads(
-    (Path(__file__).parent / "k8s_schemas/keda-scaledobject-v1alpha1.json").read_text())
-VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+SCHEMAS = Path(__file__).parent / "k8s_schemas"
 
 
-def manifests() -> list[dict]:
-    docs = []
-    for path in sorted(K8S.glob("*.yaml")):
-        docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
-    return docs
-
-
-def one(kind: str) -> dict:
-    found = [d for d in manifests() if d["kind"] == kind]
-    assert len(found) == 1, f"expected one {kind}, found {len(found)}"
-    return found[0]
-
-
-def containers(doc: dict) -> list[dict]:
-    spec = doc["spec"]["template"]["spec"]
-    return spec.get("initContainers", []) + spec["containers"]
+def schema_errors(doc: dict, schema_file: str) -> list[str]:
+    validator = jsonschema.Draft202012Validator(json.loads((SCHEMAS / schema_file).read_text()))
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)]
 
 
 def scaled_object_errors(doc: dict) -> list[str]:
-    validator = jsonschema.Draft202012Validator(SCALED_OBJECT_SCHEMA)
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)]
+    return schema_errors(doc, "keda-scaledobject-v1alpha1.json")
+
+
+def trigger_auth_errors(doc: dict) -> list[str]:
+    return schema_errors(doc, "keda-triggerauthentication-v1alpha1.json")
 
 
 class TestKubernetesSchemas:
@@ -81,6 +79,23 @@ class TestKubernetesSchemas:
         doc = json.loads(json.dumps(one("ScaledObject")))
         change(doc["spec"]["triggers"][0])
         assert scaled_object_errors(doc), why
+
+    def test_trigger_authentication_passes_its_schema(self):
+        """The TriggerAuthentication matches the KEDA v1alpha1 schema in tests/unit/k8s_schemas."""
+        assert trigger_auth_errors(one("TriggerAuthentication")) == []
+
+    @pytest.mark.parametrize("change, why", [
+        (lambda d: d["spec"]["secretTargetRef"][0].update(parameter="passwd"), "no such parameter"),
+        (lambda d: d["spec"]["secretTargetRef"][0].pop("key"), "no Secret key"),
+        (lambda d: d["spec"].update(secretTargetRefs=d["spec"].pop("secretTargetRef")),
+         "a misspelt spec field"),
+        (lambda d: d["spec"]["secretTargetRef"][0].update(name="Riskgate_Keda"), "not a Secret name"),
+    ])
+    def test_trigger_authentication_schema_refuses_a_broken_reference(self, change, why):
+        """The own schema catches the reference mistakes KEDA would only report when it polls."""
+        doc = json.loads(json.dumps(one("TriggerAuthentication")))
+        change(doc)
+        assert trigger_auth_errors(doc), why
 
 
 class TestScaling:
@@ -124,22 +139,17 @@ class TestWorkerPod:
                     assert {"cpu", "memory"} <= c["resources"][part].keys(), (doc["kind"], c["name"], part)
 
     def test_secrets_come_as_files_never_as_env(self):
-        """No secret is put in the environment by the pod spec; the worker's are mounted
-        read-only, and the entrypoint reads the file that is mounted."""
+        """No secret is put in the environment by the pod spec, and riskgate runs directly,
+        reading its secret files itself (no shell entrypoint in between)."""
         for doc in manifests():
             if doc["kind"] in {"Deployment", "Job"}:
                 for c in containers(doc):
-                    refs = [e for e in c.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})]
+                    refs = [e for e in c.get("env", []) if "valueFrom" in e]
                     refs += [e for e in c.get("envFrom", []) if "secretRef" in e]
                     assert refs == [], c["name"]
-        pod = one("Deployment")["spec"]["template"]["spec"]
-        secret_volumes = {v["name"] for v in pod["volumes"] if "secret" in v}
-        (worker,) = pod["containers"]
-        mounts = {m["name"]: m for m in worker["volumeMounts"]}
-        assert secret_volumes and all(mounts[v]["readOnly"] for v in secret_volumes)
-        files = re.findall(r"cat (\S+)\)", " ".join(worker["args"]))
-        assert files and all(any(f.startswith(mounts[v]["mountPath"] + "/") for v in secret_volumes)
-                             for f in files)
+                    assert c["command"][0] == "riskgate" and "args" not in c, c["name"]
+        (worker,) = one("Deployment")["spec"]["template"]["spec"]["containers"]
+        assert worker["command"] == ["riskgate", "worker"]
 
     def test_probes_and_port_match_the_http_port(self):
         """Liveness is /health and readiness /ready on RISKGATE_HTTP_PORT, the Service's port."""
@@ -166,86 +176,119 @@ class TestWorkerPod:
                     assert c["image"] == f"riskgate:{VERSION}"
 
 
-def kafka_sh_properties() -> dict[str, str]:
-    """The server.properties that deploy/local/kafka.sh writes (its heredoc), as key -> value."""
-    script = (ROOT / "deploy/local/kafka.sh").read_text()
-    body = re.search(r'cat >"\$CONF" <<EOF\n(.*?)\nEOF\n', script, flags=re.DOTALL).group(1)
-    pairs = [line.split("=", 1) for line in body.splitlines() if line and not line.startswith("#")]
-    return {k: v for k, v in pairs}
+# Each workload's Kafka principal (docs/security.md): its Secret is riskgate-kafka-<principal>.
+PRINCIPALS = {"riskgate-worker": "worker", "riskgate-topics": "admin"}
+FILE_SETTING = re.compile(r"^RISKGATE_(\w+)_FILE$")
+# The settings whose value is a secret, wherever it comes from.
+SECRET_SETTINGS = frozenset(
+    f"RISKGATE_{name.upper()}" for name, field in Settings.model_fields.items()
+    if "SecretStr" in str(field.annotation))
 
 
-def compose() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+def scram_users() -> set[str]:
+    """The SCRAM users deploy/local/kafka-acls.sh creates, the principals of docs/security.md."""
+    script = (ROOT / "deploy/local/kafka-acls.sh").read_text()
+    return set(re.search(r"^SCRAM_USERS=\(([^)]*)\)$", script, re.MULTILINE).group(1).split())
 
 
-class TestCompose:
-    # Addresses and paths differ by design: containers need their own listeners and data dir.
-    PER_HOST = {"listeners", "advertised.listeners", "listener.security.protocol.map",
-                "controller.quorum.voters", "log.dirs"}
+def config_map_leaks(data: dict[str, str]) -> list[str]:
+    """What in a ConfigMap's data is, or carries, a secret."""
+    leaks = [k for k in data if k in SECRET_SETTINGS or k.removesuffix("_FILE") in SECRET_SETTINGS]
+    leaks += [k for k, v in data.items() if "://" in v and urlsplit(v).password is not None]
+    return leaks + [k for k, v in data.items() if "-----BEGIN" in v]
 
-    def test_kafka_image_is_the_version_the_local_scripts_resolve(self):
-        """The compose broker runs the Kafka version that deploy/local/kafka/pom.xml pins."""
-        pom = (ROOT / "deploy/local/kafka/pom.xml").read_text()
-        version = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom).group(1)
-        assert version == "3.9.2"
-        assert compose()["services"]["kafka"]["image"] == f"apache/kafka:{version}"
 
-    def test_kafka_settings_are_kafka_sh_settings(self):
-        """Every broker setting of kafka.sh is in compose with the same value, and no other."""
-        env = compose()["services"]["kafka"]["environment"]
-        from_compose = {k[len("KAFKA_"):].lower().replace("_", "."): str(v) for k, v in env.items()
-                        if k.startswith("KAFKA_") and k != "KAFKA_HEAP_OPTS"}
-        local = {k: v for k, v in kafka_sh_properties().items() if k not in self.PER_HOST}
-        shared = {k: v for k, v in from_compose.items() if k not in self.PER_HOST}
-        assert shared == local
+def pod_settings(doc: dict, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The settings this workload's container builds, with every file its Secret volumes
+    project written under `tmp` as `<Secret>:<key>`; any other path stays as written."""
+    (container,) = pod_spec(doc)["containers"]
+    files = secret_files(doc, container)
+    for path, (secret, key) in files.items():
+        (tmp / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / path.lstrip("/")).write_text(f"{secret}:{key}\n")
+    env = {**one("ConfigMap")["data"], **{e["name"]: e["value"] for e in container.get("env", [])}}
+    for name in [n for n in os.environ if n.upper().startswith("RISKGATE_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, str(tmp / value.lstrip("/")) if value in files else value)
+    return Settings()
 
-    def test_cluster_id_and_heap_are_kafka_sh_defaults(self):
-        """The same fixed cluster id and the same heap as kafka.sh."""
-        script = (ROOT / "deploy/local/kafka.sh").read_text()
-        env = compose()["services"]["kafka"]["environment"]
-        assert env["CLUSTER_ID"] == re.search(r"^CLUSTER_ID=(\S+)$", script, re.MULTILINE).group(1)
-        heap = re.search(r"KAFKA_HEAP=\$\{KAFKA_HEAP:-([^}]+)\}", script).group(1)
-        assert env["KAFKA_HEAP_OPTS"] == heap
 
-    def test_postgres_is_15_with_postgres_sh_database(self):
-        """PostgreSQL 15, the same role, password, database and max_connections as postgres.sh."""
-        script = (ROOT / "deploy/local/postgres.sh").read_text()
-        pg = compose()["services"]["postgres"]
-        assert pg["image"] == "postgres:15"
-        local = dict(re.findall(r"^(DB_NAME|DB_USER|DB_PASSWORD)=(\S+)$", script, re.MULTILINE))
-        env = pg["environment"]
-        assert (env["POSTGRES_DB"], env["POSTGRES_USER"], env["POSTGRES_PASSWORD"]) == (
-            local["DB_NAME"], local["DB_USER"], local["DB_PASSWORD"])
-        connections = re.search(r"max_connections = (\d+)", script).group(1)
-        assert f"max_connections={connections}" in pg["command"]
+class TestSecrets:
+    def test_every_file_setting_is_a_projected_secret_file(self):
+        """Each RISKGATE_*_FILE names a secret setting and a file that a read-only Secret volume
+        with mode 0440 projects into that container."""
+        for doc in workloads():
+            volumes = {v["name"]: v for v in pod_spec(doc)["volumes"] if "secret" in v}
+            for c in containers(doc):
+                files = secret_files(doc, c)
+                wanted = [e for e in c.get("env", []) if FILE_SETTING.match(e["name"])]
+                for e in wanted:
+                    setting = FILE_SETTING.match(e["name"]).group(1).lower()
+                    assert setting in SECRET_FILE_FIELDS, e["name"]
+                    assert e["value"] in files, (doc["metadata"]["name"], e["name"])
+                mounts = [m for m in c["volumeMounts"] if m["name"] in volumes]
+                assert all(m["readOnly"] for m in mounts), c["name"]
+                assert all(volumes[m["name"]]["secret"]["defaultMode"] == 0o440 for m in mounts)
+        (worker,) = pod_spec(one("Deployment"))["containers"]
+        assert {e["name"] for e in worker["env"]} >= {
+            "RISKGATE_KAFKA_SASL_USERNAME_FILE", "RISKGATE_KAFKA_SASL_PASSWORD_FILE",
+            "RISKGATE_DATABASE_PASSWORD_FILE"}
 
-    def test_prometheus_and_grafana_are_provisioned_from_deploy(self):
-        """Prometheus mounts deploy/prometheus, Grafana the provisioning and dashboards, and the
-        Grafana datasource points at the compose Prometheus."""
-        services = compose()["services"]
-        assert "./deploy/prometheus:/etc/prometheus:ro" in services["prometheus"]["volumes"]
-        grafana = services["grafana"]["volumes"]
-        assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana
-        assert "./deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro" in grafana
-        source = yaml.safe_load(
-            (ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text())
-        (ds,) = source["datasources"]
-        assert ds["url"] == "http://prometheus:9090" and ds["type"] == "prometheus"
-        provider = yaml.safe_load(
-            (ROOT / "deploy/grafana/provisioning/dashboards/riskgate.yml").read_text())
-        assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+    def test_no_config_map_carries_a_secret(self):
+        """No ConfigMap holds a secret setting, a URL with a password, or PEM text."""
+        config_maps = [d for d in manifests() if d["kind"] == "ConfigMap"]
+        assert config_maps
+        for doc in config_maps:
+            assert config_map_leaks(doc["data"]) == [], doc["metadata"]["name"]
 
-    def test_images_carry_no_registry_host(self):
-        """No image names a registry: the first path part never has a dot or a port."""
-        for name, service in compose()["services"].items():
-            first = service["image"].split("/")[0]
-            assert "/" not in service["image"] or not re.search(r"[.:]", first), name
-        assert compose()["services"]["worker"]["image"] == f"riskgate:{VERSION}"
+    @pytest.mark.parametrize("data", [
+        {"RISKGATE_DATABASE_URL": "postgresql://riskgate:hunter2@postgres:5432/riskgate"},
+        {"RISKGATE_KAFKA_SASL_PASSWORD": "hunter2"},
+        {"RISKGATE_DATABASE_PASSWORD_FILE": "/etc/pw"},
+        {"RISKGATE_KAFKA_SSL_CAFILE": "-----BEGIN PRIVATE KEY-----"},
+    ])
+    def test_a_leaking_config_map_is_caught(self, data):
+        """The leak check finds a password in a URL, a secret setting, and PEM text."""
+        assert config_map_leaks(data) == list(data)
 
-    def test_dockerfile_runs_python_311_as_the_manifests_uid(self):
-        """The image is Python 3.11 and runs as uid 10001, which the Kubernetes pods require."""
-        dockerfile = (ROOT / "deploy/compose/Dockerfile").read_text()
-        assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.MULTILINE)
-        assert re.search(r"^USER 10001:10001$", dockerfile, re.MULTILINE)
-        pod = one("Deployment")["spec"]["template"]["spec"]["securityContext"]
-        assert (pod["runAsUser"], pod["runAsGroup"]) == (10001, 10001)
+    def test_each_workload_logs_in_as_its_own_principal(self):
+        """The worker is `worker`, the topics job `admin`, KEDA `keda`: each reads
+        riskgate-kafka-<principal>, and each is a principal the local ACL script creates."""
+        for doc in workloads():
+            principal = PRINCIPALS[doc["metadata"]["name"]]
+            (c,) = pod_spec(doc)["containers"]
+            env = {e["name"]: e["value"] for e in c["env"]}
+            secret, key = secret_files(doc, c)[env["RISKGATE_KAFKA_SASL_USERNAME_FILE"]]
+            assert (secret, key) == (f"riskgate-kafka-{principal}", "username")
+        refs = one("TriggerAuthentication")["spec"]["secretTargetRef"]
+        assert {r["name"] for r in refs} == {"riskgate-kafka-keda"}
+        assert set(PRINCIPALS.values()) | {"keda"} <= scram_users()
+
+    @pytest.mark.parametrize("name", sorted(PRINCIPALS))
+    def test_each_pod_builds_production_settings(self, name, tmp_path, monkeypatch):
+        """The ConfigMap and the pod's files give valid settings: SASL_SSL with SCRAM-SHA-512,
+        verified TLS to PostgreSQL, and the secrets read from the mounted files."""
+        doc = next(d for d in workloads() if d["metadata"]["name"] == name)
+        s = pod_settings(doc, tmp_path, monkeypatch)
+        kafka = f"riskgate-kafka-{PRINCIPALS[name]}"
+        assert (s.kafka_security_protocol, s.kafka_sasl_mechanism) == ("SASL_SSL", "SCRAM-SHA-512")
+        assert s.kafka_sasl_username == f"{kafka}:username"
+        assert s.kafka_sasl_password.get_secret_value() == f"{kafka}:password"
+        assert s.kafka_ssl_cafile.read_text() == f"{kafka}:ca.crt\n"
+        assert s.database_sslmode == "verify-full"
+        assert s.database_sslrootcert.read_text() == "riskgate-postgres:ca.crt\n"
+        if name == "riskgate-worker":
+            assert s.database_password.get_secret_value() == "riskgate-postgres:password"
+
+    def test_keda_logs_in_with_sasl_and_tls_from_its_secret(self):
+        """The lag trigger authenticates through the TriggerAuthentication, which gives KEDA's
+        Kafka scaler its SASL mode, user, password, TLS switch and CA from one Secret."""
+        (trigger,) = one("ScaledObject")["spec"]["triggers"]
+        auth = one("TriggerAuthentication")
+        assert trigger["authenticationRef"] == {"name": auth["metadata"]["name"],
+                                                "kind": "TriggerAuthentication"}
+        params = [r["parameter"] for r in auth["spec"]["secretTargetRef"]]
+        assert sorted(params) == ["ca", "password", "sasl", "tls", "username"]
+        # Given once: KEDA would read them from the trigger metadata too.
+        assert not {"sasl", "tls"} & trigger["metadata"].keys()
