@@ -4,6 +4,10 @@
 * ``Poison*``: dead-letter the record with its reason and commit past it.
 * ``PartitionHalted`` and ``PublishRefused``: stop the partition, store why, and wait for an
   operator (``riskgate partitions resume``).
+* ``PublisherFenced`` and ``OwnershipLost``: this process no longer owns the partition; drop it
+  and publish nothing more for it.
+
+The worker's one table from error type to fate is ``riskgate.worker.fates.FATES``.
 """
 
 from __future__ import annotations
@@ -25,8 +29,14 @@ class RetryablePublishError(RetryableError):
     """The Kafka transaction did not commit, or its outcome is unknown."""
 
 
-class PublisherFenced(RetryablePublishError):
-    """Another process now owns this partition's transactional id: we are the zombie."""
+class PublisherFenced(RiskgateError):
+    """Another process now owns this partition's transactional id: we are the zombie. Retrying
+    would mean fencing the rightful owner back, so the partition is dropped instead."""
+
+
+class OwnershipLost(RiskgateError):
+    """The partition was revoked (its ownership epoch moved on) before the batch was published:
+    publish nothing; the next owner republishes what PostgreSQL stored."""
 
 
 class PublishRefused(RiskgateError):

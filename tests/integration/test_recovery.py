@@ -12,7 +12,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from riskgate import metrics
-from riskgate.errors import RetryablePublishError
+from riskgate.errors import PublisherFenced
 from riskgate.records import InRecord, OutRecord
 from riskgate.store import state as db
 from riskgate.store.connect import connect as db_connect
@@ -47,7 +47,7 @@ class TestZombieFencing:
             await heir.start()
             with pytest.raises(KafkaError):
                 await producer.commit_transaction()
-            with pytest.raises(RetryablePublishError):
+            with pytest.raises(PublisherFenced):
                 await zombie.publish([OutRecord(s.topics.targets, b"k", b"late")],
                                      TopicPartition(s.topics.proposed, 0), 1)
             await heir.publish([OutRecord(s.topics.targets, b"k", b'{"heir": true}')],
@@ -99,7 +99,7 @@ class TestHaltOnLostState:
             await produce(s, s.topics.proposed, [(p.encode(), b.dumps(b.proposal(f"D{unique}", p, "AAPL", created_at=now)))])
             async with running_worker(s) as service:
                 await asyncio.sleep(3)
-                halted = [tp.partition for tp in service.loop._halted]
+                halted = service.loop.halted
             conn = await db_connect(s)
             try:
                 reason = await conn.fetchval("SELECT halted FROM partition_progress WHERE topic=$1 AND partition=$2",
@@ -196,7 +196,7 @@ class TestFencedZombie:
             fenced_before = metrics.RETRIES.labels("fenced")._value.get()
             async with running_worker(s):
                 usurper = PartitionPublisher(
-                    s.bootstrap_servers, f"{s.transactional_id_prefix}-{s.topics.proposed}-{part}", s.group_id)
+                    s, f"{s.transactional_id_prefix}-{s.topics.proposed}-{part}", s.group_id)
                 await usurper.start()  # fences the worker's producer for this partition
                 await produce(s, s.topics.proposed, [(p.encode(), b.dumps(
                     b.proposal(f"D{unique}", p, "AAPL", created_at=time.time())))])

@@ -17,6 +17,8 @@ from riskgate import metrics
 from riskgate.errors import PoisonMessage, RetryableError
 from riskgate.kafka.clients import kafka_admin, kafka_consumer
 from riskgate.settings import Settings
+from riskgate.worker.lifecycle import Backoff
+from riskgate.worker.retry import retry
 
 log = structlog.get_logger("riskgate.inputs")
 
@@ -92,17 +94,13 @@ class CompactedReader:
             await consumer.stop()
 
     async def _apply_one(self, apply: Apply, topic: str, key: bytes | None, value: bytes | None) -> None:
-        while True:
-            try:
-                await apply(key, value)
-                return
-            except PoisonMessage as exc:
-                metrics.GLOBAL_BAD.labels(topic).inc()
-                log.error("global_input_invalid", topic=topic, code=exc.code, error=exc.reason)
-                return
-            except RetryableError as exc:  # the database is down: the input must not be skipped
-                log.warning("global_input_retry", topic=topic, error=str(exc))
-                await asyncio.sleep(1.0)
+        try:  # the database down is retried every second: the input must not be skipped
+            await retry(lambda: apply(key, value), what=topic, sleep=asyncio.sleep,
+                        backoff=Backoff(initial=1.0, maximum=1.0), retry_on=(RetryableError,),
+                        event="global_input_retry")
+        except PoisonMessage as exc:
+            metrics.GLOBAL_BAD.labels(topic).inc()
+            log.error("global_input_invalid", topic=topic, code=exc.code, error=exc.reason)
 
     async def _check_caught_up(self) -> None:
         consumer = self._consumer

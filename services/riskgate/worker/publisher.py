@@ -54,7 +54,8 @@ class PartitionPublisher:
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
-        """Create the producer and init transactions: this fences any zombie owner."""
+        """Create the producer and init transactions: this fences any zombie owner. Raises
+        PublishRefused when the broker refuses the producer for good."""
         producer = kafka_producer(
             self._settings,
             transactional_id=self.txn_id,
@@ -68,8 +69,12 @@ class PartitionPublisher:
         )
         try:
             await producer.start()
-        except BaseException:
+        except BaseException as exc:
             await _quietly_stop(producer)
+            refused = refusal(exc)
+            if refused is not None:  # e.g. not authorised for the transactional id
+                raise PublishRefused(f"{self.txn_id}: the broker refuses the producer: "
+                                     f"{type(refused).__name__}: {refused}") from exc
             raise
         self._producer = producer
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -33,7 +32,7 @@ from riskgate.store.connect import create_pool
 from riskgate.store.migrate import migrate
 from riskgate.worker import codec
 from riskgate.worker.app import DecisionLoop
-from riskgate.worker.batch import BatchCommitter
+from riskgate.worker.bootstrap import bootstrap
 from riskgate.worker.control import check_config_topic, show_profiles
 from riskgate.worker.emergency import issue_forced_derisk
 from riskgate.worker.globals import GlobalState
@@ -41,6 +40,8 @@ from riskgate.worker.handler import DecisionHandler
 from riskgate.worker.health import HealthServer
 from riskgate.worker.inputs import CompactedReader
 from riskgate.worker.lifecycle import Backoff, install_signal_handlers
+from riskgate.worker.ports import SystemClock
+from riskgate.worker.retry import Stopped, retry
 from riskgate.worker.shadow import Shadow, ShadowConfigError, shadow_for
 from riskgate.worker.status import StatusReporter
 
@@ -129,6 +130,8 @@ class WorkerService:
             self.limits = await self._retry("output topic limits", self._read_limits)
             self._producer = await self._retry("producer", self._start_producer)
             await self._retry("config topic", lambda: check_config_topic(s))
+            # The start-up access probe (riskgate.worker.access.check_access) belongs here:
+            # after the clients connect, before any input is read or partition taken.
             self.reader = await self._retry("compacted inputs", self._start_reader)
         except _StopRequested as stop:
             log.info("worker_stopped_during_startup", step=str(stop))
@@ -145,11 +148,10 @@ class WorkerService:
         reporter = asyncio.create_task(self.status.run(), name="worker-status")
         try:
             await self._wait_caught_up(reader_task)
-            committer = BatchCommitter(self.pool, DecisionHandler(
-                s, self.world, partition_count=self._partition_count, limits=self.limits,
-                shadow=self.shadow))
-            self.loop = DecisionLoop(s, committer, self.clock, on_assigned=self._on_assigned,
-                                     limits=self.limits)
+            handler = DecisionHandler(s, self.world, partition_count=self._partition_count,
+                                      limits=self.limits, shadow=self.shadow)
+            self.loop = bootstrap(s, self.pool, handler, SystemClock(self.clock),
+                                  limits=self.limits, on_assigned=self._on_assigned)
             if self._stopping.is_set():
                 return
             # Both read at every scrape: readiness as /ready says it (halts, PostgreSQL,
@@ -173,16 +175,13 @@ class WorkerService:
     async def _retry(self, what: str, start):
         """``start()`` until it succeeds; raise _StopRequested once a stop is requested, even
         in the middle of an attempt or of the backoff."""
-        delay = Backoff(maximum=5.0)
-        while not self._stopping.is_set():
-            try:
-                return await self._unless_stopped(what, start())
-            except (*_DB_FAULTS, KafkaError) as exc:
-                wait = delay.next()
-                log.warning("startup_retry", step=what, error=str(exc), delay_s=wait)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=wait)
-        raise _StopRequested(what)
+        try:
+            return await retry(lambda: self._unless_stopped(what, start()), what=what,
+                               sleep=asyncio.sleep, backoff=Backoff(maximum=5.0),
+                               retry_on=(*_DB_FAULTS, KafkaError), stopping=self._stopping,
+                               event="startup_retry")
+        except Stopped:
+            raise _StopRequested(what) from None
 
     async def _unless_stopped(self, what: str, attempt: Awaitable[T]) -> T:
         """The attempt's result, or _StopRequested (the attempt cancelled) if a stop comes first."""
