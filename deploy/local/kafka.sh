@@ -263,8 +263,8 @@ after_start() {
 # What the users and ACLs were made for: this data dir as formatted (meta.properties holds a
 # directory id new with every format), the passwords and the scripts that apply them.
 secure_stamp() {
-    cat "$KAFKA_DATA_DIR/meta.properties" "$RISKGATE_LOCAL_HOME"/secrets/kafka-*.password \
-        "$HERE/kafka-acls.sh" 2>/dev/null | sha256sum | cut -d' ' -f1
+    { cat "$KAFKA_DATA_DIR/meta.properties" "$RISKGATE_LOCAL_HOME"/secrets/kafka-*.password \
+        "$HERE/kafka-acls.sh" 2>/dev/null || true; } | sha256sum | cut -d' ' -f1
 }
 
 # The SCRAM users and the default-name ACLs, skipped when this data dir already has them.

@@ -148,9 +148,10 @@ EOF
     as_pg mv -f "$hba.tmp" "$hba"
 }
 
-# What a running server would need a reload for.
+# What a running server would need a reload for (a file not made yet counts as empty).
 config_digest() {
-    cat "$PGDATA/riskgate.conf" "$PGDATA/pg_hba.conf" "$PG_TLS_DIR"/* 2>/dev/null | sha256sum
+    { cat "$PGDATA/riskgate.conf" "$PGDATA/pg_hba.conf" "$PG_TLS_DIR"/* 2>/dev/null || true; } |
+        sha256sum
 }
 
 # The postmaster's pid, if it is alive (postmaster.pid outlives a kill -9).
