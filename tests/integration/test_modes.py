@@ -117,6 +117,6 @@ class TestAuditQueries:
         finally:
             await conn.close()
         assert len(rows) == 1 and rows[0]["action_type"] == "REJECTED"
-        assert rows[0]["reason_codes"] and rows[0]["details_json"]
+        assert rows[0]["reason_codes"] and rows[0]["details"]
         assert stats["decisions"] == 6 and stats["overridden"] == 3
         assert sum(r["count"] for r in stats["by_reason"] if r["reason"] in rows[0]["reason_codes"]) >= 3

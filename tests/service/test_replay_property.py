@@ -371,3 +371,45 @@ class TestBatchesAtOneInstant:
         verdicts, _ = replay(worker)
 
         assert [(v.status, v.differences) for v in verdicts] == [("identical", [])] * 2
+
+
+def as_stored_by_1_0(worker: InMemoryWorker) -> None:
+    """Rewrite every stored action as the 1.0 format wrote it: the full trace in details_json,
+    no compact details (tests/service/test_action_records.py holds this equal to a real 1.0
+    build's output)."""
+    tables = worker.tables
+    for i, row in enumerate(tables.risk_actions):
+        body = orjson.loads(row.payload)
+        del body["details"]
+        body.update(schema_version="1.0", details_json=row.trace())
+        tables.risk_actions[i] = dataclasses.replace(row, payload=orjson.dumps(body), trace=None)
+
+
+class TestStoredOneZeroActions:
+    """Actions stored by a 1.0 build, before risk.actions went to the compact 2.0 record."""
+
+    @property_settings(30)
+    @given(steps)
+    def test_every_stored_1_0_action_replays_identical(self, generated):
+        """Stored in the 1.0 format, every decision still replays identical: the replayed 2.0
+        action is rendered in 1.0 with the replayed leg's full trace."""
+        worker = Scenario().run(generated).worker
+        as_stored_by_1_0(worker)
+
+        verdicts, _ = replay(worker)
+
+        assert not_identical(verdicts) == []
+
+    def test_a_changed_verdict_in_a_stored_1_0_trace_is_reported(self):
+        """A number changed inside a stored 1.0 details_json makes its decision different."""
+        worker = Scenario().run([Decide((_BUY,), False)]).worker
+        as_stored_by_1_0(worker)
+        row = worker.tables.risk_actions[0]
+        body = orjson.loads(row.payload)
+        body["details_json"]["verdicts"][0]["limit"] = 12345.0
+        worker.tables.risk_actions[0] = dataclasses.replace(row, payload=orjson.dumps(body))
+
+        verdicts, _ = replay(worker)
+
+        assert [(v.status, [d.field for d in v.differences]) for v in verdicts] == [
+            ("different", ["details_json.verdicts"])]

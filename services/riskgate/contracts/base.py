@@ -5,23 +5,32 @@ from __future__ import annotations
 
 import math
 from typing import Annotated, Any, ClassVar, Self
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-from riskgate.contracts.versions import SCHEMA_VERSION, SUPPORTED_VERSION_PATTERN
+from riskgate.contracts.versions import V1, ContractVersion
 
 ID_PATTERN = r"^\S+$"
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=ID_PATTERN)]
 """A non-empty identifier of at most 128 characters without whitespace."""
 
-SchemaVersion = Annotated[
-    str,
-    StringConstraints(pattern=SUPPORTED_VERSION_PATTERN),
-    Field(
-        description='"MAJOR.MINOR" of the contract this message follows.', examples=[SCHEMA_VERSION]
-    ),
-]
+
+
+def schema_version_type(version: ContractVersion) -> Any:
+    """The ``schema_version`` field of a topic at ``version``: any minor of its major."""
+    return Annotated[
+        str,
+        StringConstraints(pattern=version.pattern),
+        Field(
+            description='"MAJOR.MINOR" of the contract this message follows.',
+            examples=[version.text],
+        ),
+    ]
+
+
+SchemaVersion = schema_version_type(V1)
 
 Count = Annotated[int, Field(ge=0)]
 """A non-negative integer: versions, partitions, offsets."""
@@ -35,6 +44,10 @@ Fraction = Annotated[float, Field(ge=0, le=1)]
 
 CutFraction = Annotated[float, Field(gt=0, le=1)]
 """A fraction in (0, 1]: how much of the gross exposure to cut."""
+
+InputVersion = Annotated[
+    int, Field(ge=-1, description="Version of the input used; -1 when absent.")
+]
 
 
 class WireModel(BaseModel):
@@ -69,6 +82,7 @@ class InputPart(WireModel):
 class InputMessage(InputPart):
     """A record riskgate reads. Every one carries ``schema_version``."""
 
+    contract_version: ClassVar[ContractVersion] = V1
     schema_version: SchemaVersion
 
 
@@ -77,7 +91,20 @@ class OutputMessage(WireModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
-    schema_version: SchemaVersion = SCHEMA_VERSION
+    contract_version: ClassVar[ContractVersion] = V1
+    """The topic's version; a subclass on a topic of another major overrides both this and
+    ``schema_version`` (``schema_version_type``)."""
+    schema_version: SchemaVersion = V1.text
+
+
+class DecisionOutput(OutputMessage):
+    """The identity every target and risk action carries."""
+
+    action_id: UUID = Field(description="uuid5 of the decision, see docs/contracts.md.")
+    decision_id: Id
+    portfolio_id: Id
+    strategy_id: Id
+    ticker: Id
 
 
 def non_finite_path(value: Any, path: str) -> str | None:

@@ -7,7 +7,7 @@ Checks run in this order, and the first that fails names the code:
    a NUL character (``\\u0000``) in any string: ``SCHEMA_INVALID`` (it cannot be stored);
 3. one pass of pydantic's JSON parser and validator over the bytes. Its errors are classified:
    invalid UTF-8 ``NOT_UTF8``, invalid JSON ``NOT_JSON``, not an object ``NOT_OBJECT``; any
-   problem with ``schema_version`` (missing, malformed, or a major other than ``SCHEMA_MAJOR``)
+   problem with ``schema_version`` (missing, malformed, or a major other than the model's topic's)
    ``UNSUPPORTED_VERSION``; ``NaN``, ``Infinity``, ``-Infinity`` or an overflowing number anywhere
    ``NON_FINITE``; everything else ``SCHEMA_INVALID``.
 
@@ -30,7 +30,7 @@ from pydantic_core import ErrorDetails
 from riskgate.contracts.base import ID_PATTERN, non_finite_path
 from riskgate.contracts.enums import ErrorCode
 from riskgate.contracts.inputs import ForcedDeriskCommand, ProposedDecision
-from riskgate.contracts.versions import SCHEMA_MAJOR, parse_version
+from riskgate.contracts.versions import V1, parse_version
 from riskgate.errors import PoisonMessage
 
 M = TypeVar("M", bound=BaseModel)
@@ -52,7 +52,7 @@ def decode(model: type[M], value: bytes | None, *, max_bytes: int) -> M:
         # The validator itself, not model_validate_json: same result, about 0.4 µs less.
         return model.__pydantic_validator__.validate_json(data)  # type: ignore[no-any-return]
     except ValidationError as exc:
-        raise _poison(exc.errors(include_url=False), data) from None
+        raise _poison(exc.errors(include_url=False), data, _major(model)) from None
 
 
 def decode_proposed(
@@ -75,7 +75,7 @@ def decode_proposed(
                 return right.__pydantic_validator__.validate_json(data)  # type: ignore[no-any-return]
             except ValidationError as exc:
                 errors = exc.errors(include_url=False)
-    raise _poison(errors, data)
+    raise _poison(errors, data, _major(guess))
 
 
 def encode(message: BaseModel) -> bytes:
@@ -106,7 +106,11 @@ def _declared_kind(errors: list[ErrorDetails]) -> object:
     return _KIND_ACCEPTED
 
 
-def _poison(errors: list[ErrorDetails], data: bytes) -> PoisonMessage:
+def _major(model: type[BaseModel]) -> int:
+    return getattr(model, "contract_version", V1).major
+
+
+def _poison(errors: list[ErrorDetails], data: bytes, major: int) -> PoisonMessage:
     first = errors[0]
     if first["type"] == "json_invalid":
         try:
@@ -120,7 +124,7 @@ def _poison(errors: list[ErrorDetails], data: bytes) -> PoisonMessage:
         )
     version = [error for error in errors if error["loc"][:1] == ("schema_version",)]
     if version:
-        return PoisonMessage(ErrorCode.UNSUPPORTED_VERSION, _version_reason(version[0]))
+        return PoisonMessage(ErrorCode.UNSUPPORTED_VERSION, _version_reason(version[0], major))
     non_finite = [error for error in errors if error["type"] == "finite_number"]
     if non_finite:
         return PoisonMessage(ErrorCode.NON_FINITE, _describe(non_finite))
@@ -131,7 +135,7 @@ def _poison(errors: list[ErrorDetails], data: bytes) -> PoisonMessage:
     return PoisonMessage(ErrorCode.SCHEMA_INVALID, _describe(errors))
 
 
-def _version_reason(error: ErrorDetails) -> str:
+def _version_reason(error: ErrorDetails, major: int) -> str:
     if error["type"] == "missing":
         return "schema_version: Field required"
     declared = error["input"]
@@ -139,7 +143,7 @@ def _version_reason(error: ErrorDetails) -> str:
     if parsed is None:
         return f'schema_version: expected "MAJOR.MINOR" (got {_shown(declared)})'
     return (
-        f"schema_version: major {parsed[0]} is not supported (this reader reads {SCHEMA_MAJOR}.x)"
+        f"schema_version: major {parsed[0]} is not supported (this reader reads {major}.x)"
     )
 
 

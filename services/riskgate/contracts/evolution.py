@@ -202,3 +202,26 @@ def read_baseline(schemas_dir: Path, file_name: str, ref: str | None = None) -> 
         check=False,
     )
     return json.loads(shown.stdout) if shown.returncode == 0 else None
+
+
+def frozen_baselines(baseline_root: Path, file_name: str) -> dict[int, Schema]:
+    """Every frozen baseline of one schema file, by major: ``<root>/v<major>/<file_name>``
+    (schemas/baseline/README.md)."""
+    found: dict[int, Schema] = {}
+    for folder in sorted(baseline_root.glob("v[0-9]*")):
+        schema = read_baseline(folder, file_name)
+        if folder.name[1:].isdigit() and schema is not None:
+            found[int(folder.name[1:])] = schema
+    return found
+
+
+def baseline_problems(baseline_root: Path, file_name: str, schema: Schema) -> list[str]:
+    """Breaking changes of ``schema`` against every frozen baseline of its file. The baseline of
+    its own major must exist (a bumped major freezes one); an older major's baseline passes only
+    because the major was bumped, and a newer one never does."""
+    major = schema.get(MAJOR_KEY, 0)
+    frozen = frozen_baselines(baseline_root, file_name)
+    problems = [] if major in frozen else [f"no frozen baseline v{major}/{file_name}"]
+    for old_major, old_schema in sorted(frozen.items()):
+        problems += [f"v{old_major}: {p}" for p in compatibility_problems(old_schema, schema)]
+    return problems

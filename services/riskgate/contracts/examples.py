@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from riskgate.contracts.versions import SCHEMA_VERSION
+from riskgate.contracts.versions import ACTIONS_VERSION, SCHEMA_VERSION
 
 EXAMPLES: dict[str, dict[str, Any]] = {
     "ProposedDecision": {
@@ -109,7 +109,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "decision_created_at": "2026-11-22T14:30:00.250Z",
     },
     "RiskAction": {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": ACTIONS_VERSION.text,
         "action_id": "0b6a1b7e-3c1f-5d0e-9a51-2f1e4c7d8a90",
         "decision_id": "dec-2026-11-22-000123",
         "portfolio_id": "pf-growth-01",
@@ -117,23 +117,34 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "ticker": "AAPL",
         "timestamp": "2026-11-22T14:30:00.400Z",
         "action_type": "CAPPED",
-        "reason_codes": ["PER_NAME_WEIGHT"],
-        "risk_reasoning_summary": "CAPPED by PER_NAME_WEIGHT: 150 -> 120 (limit 2.25% of equity)",
+        "reason_codes": ["PER_NAME_WEIGHT_CAP"],
+        "risk_reasoning_summary": "CAPPED AAPL: proposed 150, approved 120 (from 100); PerNameCap "
+        "PER_NAME_WEIGHT_CAP limit 0.0225 value 0.0281; largest passing 120",
         "proposed_position": 150.0,
         "approved_position": 120.0,
         "max_passing_position": 120.0,
-        "details_json": {
+        "details": {
             "verdicts": [
                 {
-                    "constraint": "PER_NAME_WEIGHT",
                     "verdict": "CAPPED",
-                    "reason": "PER_NAME_WEIGHT",
+                    "reason": "PER_NAME_WEIGHT_CAP",
                     "limit": 0.0225,
                     "value": 0.0281,
-                    "headroom": 0.0,
+                    "headroom": -0.0056,
+                    "bound": 120.0,
                 }
             ],
-            "market": {"price": 187.4, "adv": 52_000_000, "spread_bps": 1.2, "atr": 3.1},
+            "market": {
+                "price": 187.4, "adv": 52_000_000.0, "spread_bps": 1.2, "atr": 3.1,
+                "volatility": 0.017, "tick_size": 0.01, "lot_size": 1.0, "multiplier": 1.0,
+                "fx_to_base": 1.0, "currency": "USD", "sector": "TECH", "country": "US",
+                "cluster": "C-MEGACAP", "factors": {"MOM": 0.4}, "regime": "TRENDING_UP",
+                "as_of": "2026-11-22T14:30:00.100Z",
+            },
+            "limits_digest": "5f0c1e9a3b7d2c48",
+            "current_position": 100.0,
+            "note": None,
+            "build": {"version": "0.1.0", "core": "7e147b963b30f9c0"},
         },
         "config_version": 17,
         "snapshot_version": 1007,

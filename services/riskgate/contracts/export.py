@@ -25,7 +25,7 @@ from riskgate.contracts.evolution import (
 )
 from riskgate.contracts.examples import EXAMPLES
 from riskgate.contracts.topics import TOPICS, TopicContract
-from riskgate.contracts.versions import SCHEMA_MAJOR, SCHEMA_VERSION
+from riskgate.contracts.versions import TOPIC_VERSIONS, ContractVersion
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ASYNCAPI_FILE = "asyncapi.yaml"
@@ -34,7 +34,9 @@ KAFKA_BINDING_VERSION = "0.5.0"
 REF_TEMPLATE = "#/$defs/{model}"
 
 _CONVENTIONS = (
-    'Every record value is one UTF-8 JSON object carrying schema_version ("MAJOR.MINOR"). '
+    'Every record value is one UTF-8 JSON object carrying schema_version ("MAJOR.MINOR"); each '
+    "topic has its own version (x-schema-version on each message), and info.version is the "
+    "highest of them. "
     "Timestamps are RFC 3339 with an offset; numbers are JSON numbers, never strings, NaN or "
     "Infinity; ids are non-empty, at most 128 characters, without whitespace. Within a supported "
     "major version unknown fields are ignored and counted; an unsupported major, like any record "
@@ -45,6 +47,21 @@ _CONVENTIONS = (
 def schema_file(topic: TopicContract) -> str:
     """The file name of a topic's JSON Schema, e.g. ``risk.targets.schema.json``."""
     return f"{topic.address}{SCHEMA_SUFFIX}"
+
+
+def topic_version(topic: TopicContract) -> ContractVersion:
+    """The topic's own version (contracts/versions.py), which each of its models speaks."""
+    version = TOPIC_VERSIONS[topic.setting]
+    wrong = [m.__name__ for m in topic.messages
+             if getattr(m, "contract_version", version) != version]
+    if wrong:
+        raise ValueError(f"{topic.address} is at {version.text}; {', '.join(wrong)} is not")
+    return version
+
+
+def document_version() -> str:
+    """The AsyncAPI document's version: the highest topic version."""
+    return max(TOPIC_VERSIONS.values(), key=lambda v: (v.major, v.minor)).text
 
 
 def topic_schema(topic: TopicContract) -> dict[str, Any]:
@@ -66,9 +83,9 @@ def topic_schema(topic: TopicContract) -> dict[str, Any]:
         "description": topic.summary,
         "x-topic": topic.address,
         "x-key": topic.key,
-        MAJOR_KEY: SCHEMA_MAJOR,
+        MAJOR_KEY: topic_version(topic).major,
         DIRECTION_KEY: "output" if output else "input",
-        "x-schema-version": SCHEMA_VERSION,
+        "x-schema-version": topic_version(topic).text,
     }
 
 
@@ -92,6 +109,7 @@ def _message(topic: TopicContract, model: type[BaseModel]) -> dict[str, Any]:
         "payload": {"$ref": _payload_ref(topic, model)},
         "bindings": {"kafka": {"key": topic.key, "bindingVersion": KAFKA_BINDING_VERSION}},
         "examples": [{"name": "example", "payload": EXAMPLES[model.__name__]}],
+        "x-schema-version": topic_version(topic).text,
     }
 
 
@@ -133,7 +151,7 @@ def asyncapi_document() -> dict[str, Any]:
         messages.update({m.__name__: _message(topic, m) for m in topic.messages})
     return {
         "asyncapi": "3.0.0",
-        "info": {"title": "riskgate", "version": SCHEMA_VERSION, "description": _CONVENTIONS},
+        "info": {"title": "riskgate", "version": document_version(), "description": _CONVENTIONS},
         "defaultContentType": "application/json",
         "channels": channels,
         "operations": operations,

@@ -6,6 +6,7 @@ name the rest of riskgate imports them by.
 
 from __future__ import annotations
 
+from riskgate.contracts.actions import ActionDetails, BindingVerdict, MarketUsed, RiskAction
 from riskgate.contracts.base import (
     Id,
     InputMessage,
@@ -21,6 +22,8 @@ from riskgate.contracts.enums import (
     EmergencyLevel,
     ErrorCode,
     ProfileName,
+    ReasonCode,
+    RefusalCode,
     Regime,
     TradingState,
 )
@@ -35,16 +38,28 @@ from riskgate.contracts.inputs import (
     SnapshotPosition,
     derisk_decision_id,
 )
-from riskgate.contracts.outputs import DeadLetter, DecisionOutput, RiskAction, TargetPosition
-from riskgate.contracts.versions import SCHEMA_MAJOR, SCHEMA_MINOR, SCHEMA_VERSION
+from riskgate.contracts.outputs import DeadLetter, DecisionOutput, TargetPosition
+from riskgate.contracts.versions import (
+    ACTIONS_VERSION,
+    SCHEMA_MAJOR,
+    SCHEMA_MINOR,
+    SCHEMA_VERSION,
+    TOPIC_VERSIONS,
+    ContractVersion,
+)
 
 __all__ = [
+    "ACTIONS_VERSION",
     "SCHEMA_MAJOR",
     "SCHEMA_MINOR",
     "SCHEMA_VERSION",
+    "TOPIC_VERSIONS",
+    "ActionDetails",
     "ActionType",
+    "BindingVerdict",
     "BlackSwanState",
     "ConfigScope",
+    "ContractVersion",
     "DeadLetter",
     "DecisionOutput",
     "DeriskSop",
@@ -55,10 +70,13 @@ __all__ = [
     "InputMessage",
     "InputPart",
     "MarketMetrics",
+    "MarketUsed",
     "OutputMessage",
     "PortfolioSnapshot",
     "ProfileName",
     "ProposedDecision",
+    "ReasonCode",
+    "RefusalCode",
     "Regime",
     "RiskAction",
     "RiskConfigEvent",

@@ -5,31 +5,29 @@ from __future__ import annotations
 import base64
 import hashlib
 from datetime import datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import Literal, get_args
 from uuid import UUID
 
 from pydantic import AwareDatetime, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from riskgate.contracts.base import Count, Id, OutputMessage, WireModel
+from riskgate.contracts.actions import RiskAction  # re-exported: outputs holds every output
+from riskgate.contracts.base import (
+    Count,
+    DecisionOutput,
+    Id,
+    InputVersion,
+    OutputMessage,
+    WireModel,
+)
 from riskgate.contracts.enums import ActionType, ErrorCode, ProfileName
 
-InputVersion = Annotated[
-    int, Field(ge=-1, description="Version of the input used; -1 when absent.")
-]
+__all__ = ["DLQ_KEY_MAX_BYTES", "MAX_ERROR_CHARS", "SHADOW_COMPARED", "DeadLetter",
+           "DecisionOutput", "OverrideCount", "OverrideStats", "RiskAction", "ShadowOutcome",
+           "ShadowRecord", "TargetPosition", "dlq_key"]
 
 MAX_ERROR_CHARS = 1000
 """A DLQ reason is cut to this many characters."""
-
-
-class DecisionOutput(OutputMessage):
-    """The identity every target and risk action carries."""
-
-    action_id: UUID = Field(description="uuid5 of the decision, see docs/contracts.md.")
-    decision_id: Id
-    portfolio_id: Id
-    strategy_id: Id
-    ticker: Id
 
 
 class TargetPosition(DecisionOutput):
@@ -46,32 +44,6 @@ class TargetPosition(DecisionOutput):
     risk_reasoning_summary: str = Field(description="One readable line.")
     timestamp: AwareDatetime = Field(description="Processing time.")
     decision_created_at: AwareDatetime = Field(description="The decision's created_at.")
-
-
-class RiskAction(DecisionOutput):
-    """The audit record of what riskgate did with a decision, on risk.actions."""
-
-    timestamp: AwareDatetime = Field(description="Processing time (the core's now).")
-    action_type: ActionType
-    reason_codes: tuple[Id, ...] = Field(description="Stable codes of every binding verdict.")
-    risk_reasoning_summary: str
-    proposed_position: float
-    approved_position: float
-    max_passing_position: float | None = Field(
-        description="Largest size that would have passed; null when nothing was cut."
-    )
-    details_json: dict[str, Any] = Field(
-        description="Every verdict, the market values used and the limits in force."
-    )
-    config_version: InputVersion
-    snapshot_version: InputVersion
-    market_version: InputVersion
-    emergency_version: InputVersion
-    profile: ProfileName = Field(description="The profile in force.")
-    source_partition: Count = Field(description="Partition the decision was read from.")
-    source_offset: Count = Field(description="Offset the decision was read at.")
-
-    free_form_fields = ("details_json",)
 
 
 ComparedField = Literal["action_type", "reason_codes", "target_position", "delta_position",

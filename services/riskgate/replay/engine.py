@@ -26,7 +26,7 @@ from riskgate.contracts.inputs import (
 from riskgate.core import Environment, LimitsError
 from riskgate.records import OutRecord
 from riskgate.replay.evidence import GlobalHistory, StoredDecision, StoredSnapshot, Unreplayable
-from riskgate.replay.formats import render
+from riskgate.replay.formats import render_action, render_target
 from riskgate.replay.whatif import WhatIf, copy_row
 from riskgate.settings import Settings
 from riskgate.store.state import PortfolioRow, jsonb_order, unreflected
@@ -290,17 +290,17 @@ def _apply_snapshot(row: PortfolioRow, snapshot: StoredSnapshot) -> None:
 def _compare(d: StoredDecision, result) -> list[Difference]:
     """Field-by-field differences between the stored legs and the replayed ones."""
     out: list[Difference] = []
-    replayed = [(a.payload, t) for a, t in _pair(result)]
+    replayed = [(a.payload, t, a.trace) for a, t in _pair(result)]
     if len(replayed) != len(d.legs):
         return [Difference("legs", len(d.legs), len(replayed))]
-    for leg, (action, target) in zip(d.legs, replayed, strict=True):
+    for leg, (action, target, trace) in zip(d.legs, replayed, strict=True):
         if leg.payload == action and leg.target == target:
             continue  # byte for byte: nothing to parse
         stored = orjson.loads(leg.payload)
-        out += _diff("", stored, render(orjson.loads(action), stored))
+        out += _diff("", stored, render_action(orjson.loads(action), stored, trace))
         stored_t = orjson.loads(leg.target) if leg.target else {}
         new_t = orjson.loads(target) if target else {}
-        out += _diff("target.", stored_t, render(new_t, stored_t) if stored_t else new_t)
+        out += _diff("target.", stored_t, render_target(new_t, stored_t) if stored_t else new_t)
     return out
 
 

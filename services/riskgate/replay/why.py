@@ -55,11 +55,13 @@ def _decision(record: OutRecord) -> str | None:
 
 
 def _leg(record: OutRecord, settings: Settings) -> dict[str, Any] | None:
-    """A replayed action with its full trace (targets are folded into ``stored``)."""
+    """A replayed action with its full trace (targets are folded into ``stored``): the
+    replayed leg's ``Outcome.details``, which the published compact record leaves out."""
     if record.topic != settings.topics.actions:
         return None
     a = orjson.loads(record.value)
-    details = a.get("details_json") or {}
+    trace = getattr(record, "trace", None)  # worker.outputs.TracedAction
+    details = trace() if trace is not None else {}
     return {"action_id": a["action_id"], "action_type": a["action_type"],
             "reason_codes": a["reason_codes"], "summary": a["risk_reasoning_summary"],
             "ticker": a["ticker"], "verdicts": details.get("verdicts", []),

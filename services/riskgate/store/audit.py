@@ -7,13 +7,17 @@ from typing import Any
 
 import asyncpg
 
+# details: the stored record's, whatever its format: 2.0's compact ``details``, or 1.0's full
+# ``details_json`` (in the payload, or in the column for rows older than migration 003).
 _WHY = """
 SELECT a.action_id, a.action_type, a.reason_codes, a."timestamp",
-       coalesce(a.details_json, convert_from(a.payload, 'UTF8')::jsonb -> 'details_json') AS details_json,
+       p.body ->> 'schema_version' AS schema_version,
+       coalesce(p.body -> 'details', a.details_json, p.body -> 'details_json') AS details,
        a.profile,
        a.config_version, a.snapshot_version, a.market_version, a.emergency_version,
        t.target_position, t.delta_position
   FROM risk_actions a LEFT JOIN target_positions t USING (action_id)
+ CROSS JOIN LATERAL (SELECT convert_from(a.payload, 'UTF8')::jsonb AS body) p
  WHERE a.decision_id = $1
  ORDER BY a."timestamp", a.seq
 """
@@ -36,7 +40,8 @@ SELECT count(*) FROM risk_actions
 
 
 async def why(conn: asyncpg.Connection, decision_id: str) -> list[dict[str, Any]]:
-    """Every action taken on a decision, with the binding verdicts and the inputs' versions."""
+    """Every action taken on a decision, with its stored details (the binding verdicts in
+    format 2.0) and the inputs' versions."""
     return [dict(r) for r in await conn.fetch(_WHY, decision_id)]
 
 

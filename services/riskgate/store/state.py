@@ -5,7 +5,7 @@ Every function takes a connection inside the caller's transaction; none commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +67,8 @@ class ActionRow:
     seq: int
     payload: bytes
     witness: bytes  # JSON: what the decision saw (riskgate.worker.witness)
+    # The full per-constraint trace on demand, for replay and audit why: never stored.
+    trace: Callable[[], dict[str, Any]] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +233,7 @@ async def seen_decisions(conn: asyncpg.Connection, decision_ids: Sequence[str]) 
     return {r["decision_id"] for r in rows}
 
 
-_ACTION_COLUMNS = tuple(ActionRow.__dataclass_fields__)
+_ACTION_COLUMNS = tuple(f for f in ActionRow.__dataclass_fields__ if f != "trace")
 _TARGET_COLUMNS = tuple(TargetRow.__dataclass_fields__)
 _DLQ_COLUMNS = tuple(DeadLetterRow.__dataclass_fields__)
 

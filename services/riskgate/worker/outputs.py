@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
 
+from riskgate.contracts.enums import ActionType, RefusalCode
 from riskgate.contracts.inputs import ForcedDeriskCommand, ProposedDecision
+from riskgate.contracts.payloads import ActionPayload, TargetPayload
+from riskgate.contracts.versions import ACTIONS_VERSION, TARGETS_VERSION
 from riskgate.core import (
     Environment,
     MarketData,
@@ -20,9 +24,15 @@ from riskgate.core import (
 )
 from riskgate.records import InRecord, OutRecord
 from riskgate.store.state import ActionRow, PortfolioRow, TargetRow
-from riskgate.worker import codec
+from riskgate.worker import audit_record, codec
 from riskgate.worker.decision_metrics import ActionRecord
 from riskgate.worker.globals import GlobalState
+
+Trace = Callable[[], dict[str, Any]]
+"""The full per-constraint trace of a leg, built only when replay or ``audit why`` asks."""
+
+_REJECTED, _FORCED, _DUPLICATE = ActionType.REJECTED, ActionType.FORCED_DERISK, ActionType.DUPLICATE
+_ACTIONS, _TARGETS = ACTIONS_VERSION.text, TARGETS_VERSION.text
 
 
 @dataclass(slots=True)
@@ -70,8 +80,16 @@ class Leg:
 
     action_id: str
     portfolio_id: str
-    action: dict[str, Any]
-    target: dict[str, Any] | None
+    action: ActionPayload
+    target: TargetPayload | None
+    trace: Trace | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TracedAction(ActionRecord):
+    """A risk action to publish, with its full trace on demand (never published)."""
+
+    trace: Trace | None = None
 
 
 def proposal(message: ProposedDecision, record: InRecord, ctx: BatchContext,
@@ -82,7 +100,7 @@ def proposal(message: ProposedDecision, record: InRecord, ctx: BatchContext,
     decision = codec.proposal(message)
     aid = action_id(message.decision_id)
     if row.equity is None:
-        leg = _refused(message, record, ctx, aid, "REJECTED", "NO_SNAPSHOT",
+        leg = _refused(message, record, ctx, aid, _REJECTED, RefusalCode.NO_SNAPSHOT,
                        "no portfolio snapshot has been received for this portfolio")
         if shadow is not None:
             shadow.refused(message, record, leg)
@@ -103,7 +121,7 @@ def forced_derisk(message: ForcedDeriskCommand, record: InRecord, ctx: BatchCont
     row = ctx.portfolios[message.portfolio_id]
     if row.equity is None:
         aid = action_id(message.decision_id)
-        return [_refused(message, record, ctx, aid, "FORCED_DERISK", "NO_SNAPSHOT",
+        return [_refused(message, record, ctx, aid, _FORCED, RefusalCode.NO_SNAPSHOT,
                          "no snapshot: nothing known to de-risk")]
     book = ctx.book(row)
     env = ctx.env(message.portfolio_id, message.strategy_id)
@@ -118,14 +136,14 @@ def forced_derisk(message: ForcedDeriskCommand, record: InRecord, ctx: BatchCont
         ctx.apply(row, outcome, aid)
     if not legs:
         aid = action_id(message.decision_id)
-        legs.append(_refused(message, record, ctx, aid, "FORCED_DERISK", "NOTHING_TO_CUT",
+        legs.append(_refused(message, record, ctx, aid, _FORCED, RefusalCode.NOTHING_TO_CUT,
                              "no open positions to de-risk"))
     return legs
 
 
 def duplicate(message, record: InRecord, ctx: BatchContext) -> Leg:
     aid = action_id(message.decision_id, f"#dup@{record.partition}:{record.offset}")
-    leg = _refused(message, record, ctx, aid, "DUPLICATE", "DUPLICATE_DECISION",
+    leg = _refused(message, record, ctx, aid, _DUPLICATE, RefusalCode.DUPLICATE_DECISION,
                    f"decision_id {message.decision_id} was processed before; no second target")
     leg.target = None
     return leg
@@ -133,7 +151,7 @@ def duplicate(message, record: InRecord, ctx: BatchContext) -> Leg:
 
 def internal_error(message, record: InRecord, ctx: BatchContext, exc: Exception) -> Leg:
     aid = action_id(message.decision_id)
-    return _refused(message, record, ctx, aid, "REJECTED", "INTERNAL_ERROR",
+    return _refused(message, record, ctx, aid, _REJECTED, RefusalCode.INTERNAL_ERROR,
                     f"assessment failed ({type(exc).__name__}: {exc}); nothing approved")
 
 
@@ -141,9 +159,9 @@ def _ticker(message) -> str:
     return getattr(message, "ticker", None) or "*"
 
 
-def _common(message, now_text: str, aid: str, ticker: str) -> dict[str, Any]:
+def _common(message, now_text: str, aid: str, ticker: str, version: str) -> dict[str, Any]:
     return {
-        "schema_version": "1.0", "action_id": aid, "decision_id": message.decision_id,
+        "schema_version": version, "action_id": aid, "decision_id": message.decision_id,
         "portfolio_id": message.portfolio_id, "strategy_id": message.strategy_id,
         "ticker": ticker, "timestamp": now_text,
     }
@@ -152,66 +170,74 @@ def _common(message, now_text: str, aid: str, ticker: str) -> dict[str, Any]:
 def _leg(message, record, ctx, aid, outcome, snapshot_version: int, env: Environment,
          ticker: str | None = None) -> Leg:
     ticker = ticker or message.ticker
+    digest = ctx.world.config.limits_digest(message.portfolio_id, message.strategy_id)
     action, target = decision_payloads(
         message, aid, outcome, env, snapshot_version, ctx.world.market.get(ticker), ctx.now_text,
-        record.partition, record.offset, ticker)
-    return Leg(aid, message.portfolio_id, action, target)
+        record.partition, record.offset, ticker, digest)
+    return Leg(aid, message.portfolio_id, action, target, outcome.details)
 
 
 def decision_payloads(message, aid: str, outcome, env: Environment, snapshot_version: int,
                       market: MarketData | None, now_text: str, partition: int, offset: int,
-                      ticker: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The risk action and the target of one decided leg, as published (docs/contracts.md)."""
-    common = _common(message, now_text, aid, ticker or message.ticker)
+                      ticker: str | None = None, limits_digest: str | None = None
+                      ) -> tuple[ActionPayload, TargetPayload]:
+    """The risk action and the target of one decided leg, as published (docs/contracts.md).
+    ``limits_digest`` is the config book's (None in library use, without a config book)."""
+    ticker = ticker or message.ticker
     action_type = outcome.action_type.value
-    action = {
-        **common, "action_type": action_type, "reason_codes": list(outcome.reason_codes),
-        "risk_reasoning_summary": outcome.risk_reasoning_summary,
-        "proposed_position": outcome.proposed_position,
+    summary = outcome.risk_reasoning_summary
+    action: ActionPayload = {
+        **_common(message, now_text, aid, ticker, _ACTIONS),  # type: ignore[typeddict-item]
+        "action_type": action_type, "reason_codes": list(outcome.reason_codes),
+        "risk_reasoning_summary": summary, "proposed_position": outcome.proposed_position,
         "approved_position": outcome.approved_position,
         "max_passing_position": outcome.max_passing_position,
-        "details_json": outcome.details(), "profile": env.profile,
+        "details": audit_record.decided(outcome, limits_digest),
         "config_version": env.config_version, "snapshot_version": snapshot_version,
         "market_version": market.version if market is not None else -1,
-        "emergency_version": env.emergency_version,
+        "emergency_version": env.emergency_version, "profile": env.profile,
         "source_partition": partition, "source_offset": offset,
     }
-    target = {
-        **common, "target_position": outcome.target_position,
-        "delta_position": outcome.delta_position, "target_notional": outcome.target_notional,
-        "target_weight": outcome.target_weight, "priority": outcome.priority,
-        "action_type": action_type, "risk_reasoning_summary": outcome.risk_reasoning_summary,
-        "decision_created_at": _created(message),
+    target: TargetPayload = {
+        **_common(message, now_text, aid, ticker, _TARGETS),  # type: ignore[typeddict-item]
+        "target_position": outcome.target_position, "delta_position": outcome.delta_position,
+        "target_notional": outcome.target_notional, "target_weight": outcome.target_weight,
+        "priority": outcome.priority, "action_type": action_type,
+        "risk_reasoning_summary": summary, "decision_created_at": _created(message),
     }
     return action, target
 
 
-def _refused(message, record, ctx, aid, action_type: str, code: str, summary: str) -> Leg:
+def _refused(message, record, ctx, aid, action_type: ActionType, code: RefusalCode,
+             summary: str) -> Leg:
     """A decision refused before the core could run: the target is the unchanged position."""
     ticker = _ticker(message)
     row = ctx.portfolios.get(message.portfolio_id)
     current = 0.0
     if row is not None:
         current = row.projected(ctx.now, ctx.world.snapshot_ttl_s).get(ticker, 0.0)
-    common = _common(message, ctx.now_text, aid, ticker)
     env = ctx.env(message.portfolio_id, message.strategy_id)
-    action = {
-        **common, "action_type": action_type, "reason_codes": [code],
-        "risk_reasoning_summary": f"{action_type}: {summary}", "proposed_position": current,
+    digest = ctx.world.config.limits_digest(message.portfolio_id, message.strategy_id)
+    line = f"{action_type.value}: {summary}"
+    action: ActionPayload = {
+        **_common(message, ctx.now_text, aid, ticker, _ACTIONS),  # type: ignore[typeddict-item]
+        "action_type": action_type.value, "reason_codes": [code.value],
+        "risk_reasoning_summary": line, "proposed_position": current,
         "approved_position": current, "max_passing_position": None,
-        "details_json": {"reason": code, "summary": summary}, "profile": env.profile,
+        "details": audit_record.refused(current, digest),
         "config_version": env.config_version,
         "snapshot_version": row.snapshot_version if row is not None else -1,
-        "market_version": -1, "emergency_version": env.emergency_version,
+        "market_version": -1, "emergency_version": env.emergency_version, "profile": env.profile,
         "source_partition": record.partition, "source_offset": record.offset,
     }
-    target = {
-        **common, "target_position": current, "delta_position": 0.0,
-        "target_notional": 0.0, "target_weight": 0.0, "priority": 2,
-        "action_type": action_type, "risk_reasoning_summary": action["risk_reasoning_summary"],
-        "decision_created_at": _created(message),
+    target: TargetPayload = {
+        **_common(message, ctx.now_text, aid, ticker, _TARGETS),  # type: ignore[typeddict-item]
+        "target_position": current, "delta_position": 0.0, "target_notional": 0.0,
+        "target_weight": 0.0, "priority": 2, "action_type": action_type.value,
+        "risk_reasoning_summary": line, "decision_created_at": _created(message),
     }
-    return Leg(aid, message.portfolio_id, action, target)
+    trace = {"reason": code.value, "summary": summary}  # what the 1.0 format stored
+    return Leg(aid, message.portfolio_id, action, target, lambda: trace)
 
 
 def _created(message) -> str:
@@ -224,14 +250,14 @@ def emit(leg: Leg, record: InRecord, seq: int, topics: tuple[str, str, str], res
     its metric labels: it is counted once its Kafka transaction commits, never here."""
     a = leg.action
     key = leg.portfolio_id.encode()
-    payload = orjson.dumps(a)  # the stored row keeps these bytes; details_json lives only here
-    result.outputs.append(ActionRecord(topics[0], key, payload, (
-        a["action_type"], tuple(a["reason_codes"]), a["profile"])))
+    payload = orjson.dumps(a)  # the stored row keeps these bytes; details live only here
+    result.outputs.append(TracedAction(topics[0], key, payload, (
+        a["action_type"], tuple(a["reason_codes"]), a["profile"]), leg.trace))
     result.actions.append(ActionRow(
         leg.action_id, a["decision_id"], a["portfolio_id"], a["strategy_id"], a["ticker"],
         a["action_type"], a["reason_codes"], ts, a["profile"], a["config_version"],
-        a["snapshot_version"], a["market_version"], a["emergency_version"], record.topic, record.partition, record.offset, seq, payload,
-        witness,
+        a["snapshot_version"], a["market_version"], a["emergency_version"], record.topic,
+        record.partition, record.offset, seq, payload, witness, leg.trace,
     ))
     if leg.target is None:
         return

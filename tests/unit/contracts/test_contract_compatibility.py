@@ -10,21 +10,25 @@ import pytest
 from pydantic import create_model
 
 from riskgate.contracts import TargetPosition
-from riskgate.contracts.evolution import compatibility_problems, read_baseline
+from riskgate.contracts.evolution import baseline_problems, compatibility_problems, read_baseline
 from riskgate.contracts.export import schema_file, topic_schema
 from riskgate.contracts.topics import TOPICS, TopicContract
-from riskgate.contracts.versions import SCHEMA_MAJOR
+from riskgate.contracts.versions import TOPIC_VERSIONS
 
 pytestmark = pytest.mark.unit
 
-# The frozen baseline of the current major version (schemas/baseline/README.md).
-BASELINE = Path(__file__).resolve().parents[3] / "schemas" / "baseline" / f"v{SCHEMA_MAJOR}"
+# One frozen baseline per topic and major: v<major>/<topic>.schema.json (schemas/baseline/README.md).
+BASELINES = Path(__file__).resolve().parents[3] / "schemas" / "baseline"
 
 
-def baseline(name: str) -> dict[str, Any]:
-    found = read_baseline(BASELINE, name)
-    assert found is not None, f"no frozen baseline for {name} in {BASELINE}"
+def baseline(name: str, major: int = 1) -> dict[str, Any]:
+    found = read_baseline(BASELINES / f"v{major}", name)
+    assert found is not None, f"no frozen baseline for {name} in {BASELINES}/v{major}"
     return found
+
+
+def actions_topic() -> TopicContract:
+    return next(topic for topic in TOPICS if topic.setting == "actions")
 
 
 def proposal_schema() -> dict[str, Any]:
@@ -38,8 +42,69 @@ def proposal_def(schema: dict[str, Any]) -> dict[str, Any]:
 class TestAgainstCommittedBaseline:
     @pytest.mark.parametrize("topic", TOPICS, ids=lambda topic: topic.address)
     def test_models_are_compatible_with_the_baseline(self, topic: TopicContract) -> None:
-        """The models' current schema breaks nothing in the committed one."""
-        assert compatibility_problems(baseline(schema_file(topic)), topic_schema(topic)) == []
+        """Each topic's current schema breaks nothing in the frozen baseline of its own major,
+        and passes every older major's only by its bumped major."""
+        assert baseline_problems(BASELINES, schema_file(topic), topic_schema(topic)) == []
+
+    @pytest.mark.parametrize("topic", TOPICS, ids=lambda topic: topic.address)
+    def test_each_topic_is_compared_with_its_own_major(self, topic: TopicContract) -> None:
+        """A topic's schema says its own major, and that major's baseline is frozen."""
+        schema = topic_schema(topic)
+        major = TOPIC_VERSIONS[topic.setting].major
+
+        assert schema["x-schema-major"] == major
+        assert baseline(schema_file(topic), major)["x-schema-major"] == major
+
+
+class TestPerTopicVersions:
+    def test_only_the_actions_topic_is_at_major_2(self) -> None:
+        """risk.actions went to 2.0; every other topic, the inputs first, stays at 1."""
+        majors = {topic.address: topic_schema(topic)["x-schema-major"] for topic in TOPICS}
+
+        assert majors.pop("risk.actions") == 2
+        assert set(majors.values()) == {1}
+
+    def test_the_compact_action_would_break_v1_without_its_bump(self) -> None:
+        """Left at major 1, the 2.0 action fails against the v1 baseline: details_json removed,
+        reason_codes narrowed to the reason-code enum, details newly required."""
+        unbumped = copy.deepcopy(topic_schema(actions_topic()))
+        unbumped["x-schema-major"] = 1
+
+        problems = baseline_problems(BASELINES, "risk.actions.schema.json", unbumped)
+
+        assert "v1: details_json: removed" in problems
+        assert "v1: reason_codes[]: now restricted to" in " ".join(problems)
+        assert "v1: details: newly required" not in problems  # an output may grow
+        assert "v2: x-schema-major went down from 2 to 1" in problems
+
+    def test_a_field_removed_from_actions_2_fails_against_the_v2_baseline(self) -> None:
+        """Within major 2, removing a field of the compact details is reported."""
+        new = copy.deepcopy(topic_schema(actions_topic()))
+        del new["$defs"]["ActionDetails"]["properties"]["limits_digest"]
+
+        assert baseline_problems(BASELINES, "risk.actions.schema.json", new) == [
+            "v2: details.limits_digest: removed"
+        ]
+
+    def test_a_retyped_field_of_actions_2_fails_against_the_v2_baseline(self) -> None:
+        """Within major 2, retyping a binding verdict's number is reported."""
+        new = copy.deepcopy(topic_schema(actions_topic()))
+        new["$defs"]["BindingVerdict"]["properties"]["limit"] = {"type": "string"}
+
+        problems = baseline_problems(BASELINES, "risk.actions.schema.json", new)
+
+        assert problems and all(p.startswith("v2: details.verdicts[].limit: type changed")
+                                for p in problems)
+
+    def test_a_major_bump_without_a_frozen_baseline_is_reported(self) -> None:
+        """A topic whose major went up must freeze that major's baseline."""
+        targets = next(topic for topic in TOPICS if topic.setting == "targets")
+        bumped = copy.deepcopy(topic_schema(targets))
+        bumped["x-schema-major"] = 2
+
+        assert baseline_problems(BASELINES, "risk.targets.schema.json", bumped) == [
+            "no frozen baseline v2/risk.targets.schema.json"
+        ]
 
 
 class TestCompatibilityRules:

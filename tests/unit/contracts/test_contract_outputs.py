@@ -12,12 +12,15 @@ import pytest
 from pydantic import ValidationError
 
 from riskgate.contracts import (
+    ACTIONS_VERSION,
     SCHEMA_MAJOR,
     SCHEMA_VERSION,
+    TOPIC_VERSIONS,
     ActionType,
     DeadLetter,
     ErrorCode,
     ProfileName,
+    ReasonCode,
     RiskAction,
     TargetPosition,
     decode,
@@ -25,6 +28,7 @@ from riskgate.contracts import (
     encode,
 )
 from riskgate.contracts.outputs import DLQ_KEY_MAX_BYTES, MAX_ERROR_CHARS
+from riskgate.errors import PoisonMessage
 
 pytestmark = pytest.mark.unit
 
@@ -53,6 +57,19 @@ def target(**changes: object) -> TargetPosition:
     return TargetPosition(**fields)
 
 
+def details(**changes: object) -> dict[str, object]:
+    market = {"price": 187.4, "adv": 5e7, "spread_bps": 1.2, "atr": 3.1, "volatility": 0.02,
+              "tick_size": 0.01, "lot_size": 1.0, "multiplier": 1.0, "fx_to_base": 1.0,
+              "currency": "USD", "sector": "TECH", "country": "US", "cluster": "C1",
+              "factors": {}, "regime": None, "as_of": NOW}
+    fields: dict[str, object] = {
+        "verdicts": (), "market": market, "limits_digest": "0123456789abcdef",
+        "current_position": 0.0, "note": None, "build": {"version": "0.1.0", "core": "abc"},
+    }
+    fields.update(changes)
+    return fields
+
+
 def action(**changes: object) -> RiskAction:
     fields: dict[str, object] = {
         "action_id": ACTION_ID,
@@ -67,7 +84,7 @@ def action(**changes: object) -> RiskAction:
         "proposed_position": 10.0,
         "approved_position": 10.0,
         "max_passing_position": None,
-        "details_json": {"verdicts": [], "market": {"price": 187.4}},
+        "details": details(),
         "config_version": 3,
         "snapshot_version": -1,
         "market_version": 8,
@@ -88,10 +105,10 @@ class TestOutputs:
         assert decode(TargetPosition, encode(original), max_bytes=65_536) == original
 
     def test_encoded_output_carries_version_and_identity(self) -> None:
-        """Every output is written with schema_version and the decision's identity."""
+        """Every output is written with its topic's schema_version and the decision's identity."""
         body = json.loads(encode(action()))
 
-        assert body["schema_version"] == SCHEMA_VERSION
+        assert body["schema_version"] == ACTIONS_VERSION.text == "2.0"
         assert body["action_id"] == str(ACTION_ID)
         assert {"decision_id", "portfolio_id", "strategy_id", "ticker"} <= body.keys()
         assert body["max_passing_position"] is None
@@ -110,11 +127,26 @@ class TestOutputs:
             target(venue="XNAS")
 
     def test_outputs_refuse_non_finite_numbers(self) -> None:
-        """An output never carries NaN, not even inside details_json."""
+        """An output never carries NaN, not even inside the action's details."""
         with pytest.raises(ValidationError):
             target(target_position=float("nan"))
-        with pytest.raises(ValidationError, match="details_json.market.price"):
-            action(details_json={"market": {"price": float("inf")}})
+        market = {**details()["market"], "price": float("inf")}  # type: ignore[dict-item]
+        with pytest.raises(ValidationError, match="details.market.price"):
+            action(details=details(market=market))
+
+    def test_action_details_are_typed(self) -> None:
+        """The details take binding verdicts with known reason codes, and nothing unknown."""
+        verdict = {"verdict": ActionType.CAPPED,
+                   "reason": ReasonCode.PER_NAME_WEIGHT_CAP, "limit": 0.05, "value": 0.06,
+                   "headroom": -0.01, "bound": 120.0}
+
+        assert action(details=details(verdicts=(verdict,))).details.verdicts[0].limit == 0.05
+        with pytest.raises(ValidationError, match="reason"):
+            action(details=details(verdicts=({**verdict, "reason": "NO_SUCH_CODE"},)))
+        with pytest.raises(ValidationError, match="limits"):
+            action(details=details(limits={"gross_cap": 1.0}))
+        with pytest.raises(ValidationError, match="reason_codes"):
+            action(reason_codes=("NO_SUCH_CODE",))
 
     def test_action_type_is_a_closed_set(self) -> None:
         """The action types are exactly the documented seven."""
@@ -263,8 +295,18 @@ class TestDeadLetter:
 
 class TestVersion:
     def test_version_string_comes_from_the_major(self) -> None:
-        """The written schema_version is built from the one supported major."""
+        """The topics still at major 1 write "1.0"; risk.actions alone writes "2.0"."""
         assert SCHEMA_VERSION.split(".")[0] == str(SCHEMA_MAJOR) == "1"
+        assert {v.text for k, v in TOPIC_VERSIONS.items() if k != "actions"} == {"1.0"}
+        assert TOPIC_VERSIONS["actions"].text == "2.0"
+
+    def test_an_action_of_another_major_is_refused(self) -> None:
+        """A risk action that says 1.0 no longer reads as the 2.0 model."""
+        body = json.loads(encode(action()))
+        body["schema_version"] = "1.0"
+
+        with pytest.raises(PoisonMessage, match=r"major 1 is not supported \(this reader reads 2\.x\)"):
+            decode(RiskAction, json.dumps(body).encode(), max_bytes=65_536)
 
     def test_derisk_decision_id_format(self) -> None:
         """A de-risk decision_id is derived from the emergency event and the portfolio."""

@@ -15,6 +15,7 @@ import yaml
 from riskgate.contracts import export
 from riskgate.contracts.examples import EXAMPLES
 from riskgate.contracts.topics import TOPICS
+from riskgate.contracts.versions import TOPIC_VERSIONS
 from riskgate.settings import Topics
 
 pytestmark = pytest.mark.unit
@@ -83,9 +84,22 @@ class TestDrift:
         assert names | {"asyncapi.yaml"} == {path.name for path in SCHEMAS.iterdir() if path.is_file()}
 
     def test_schemas_declare_their_major(self) -> None:
-        """Every schema file carries x-schema-major for the compatibility check."""
+        """Every schema file carries its own topic's x-schema-major and x-schema-version."""
         for topic in TOPICS:
-            assert committed(export.schema_file(topic))["x-schema-major"] == 1
+            schema = committed(export.schema_file(topic))
+            version = TOPIC_VERSIONS[topic.setting]
+            assert (schema["x-schema-major"], schema["x-schema-version"]) == (
+                version.major, version.text)
+
+    def test_asyncapi_messages_say_their_topic_version(self) -> None:
+        """Each AsyncAPI message carries its topic's version; the document the highest."""
+        doc = committed("asyncapi.yaml")
+        messages = doc["components"]["messages"]
+
+        assert messages["RiskAction"]["x-schema-version"] == "2.0"
+        assert messages["TargetPosition"]["x-schema-version"] == "1.0"
+        assert messages["ProposedDecision"]["x-schema-version"] == "1.0"
+        assert doc["info"]["version"] == "2.0"
 
     def test_proposed_topic_is_one_of_two_kinds(self) -> None:
         """decisions.proposed is a oneOf of a proposal and a forced de-risk command."""
