@@ -95,6 +95,18 @@ class TestBackOff:
         assert [d for d in rig.clock.slept if d in (0.2, 0.4)][:2] == [0.2, 0.4]
         assert rig.loop.state_ok
 
+    async def test_a_database_fault_at_set_up_is_retried_and_readiness_comes_back(self):
+        """A progress check that fails at assignment is retried; readiness recovers with no traffic."""
+        async with LoopRig(SETTINGS) as rig:
+            rig.store.faults.append(state_fault())
+            await rig.assign(0)
+
+            await until(lambda: rig.loop.state_ok and rig.store.faults == [], what="state ok")
+            rig.produce(0, 1)
+            await until(lambda: rig.seen(0), what="published")
+
+        assert rig.clock.slept[:1] == [0.2]
+
     async def test_an_unknown_publish_outcome_resyncs_and_publishes_once(self):
         """A lost Kafka commit re-creates the producer, re-seeks, republishes the stored bytes."""
         async with LoopRig(SETTINGS) as rig:

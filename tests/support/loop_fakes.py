@@ -246,6 +246,8 @@ class FakeStore:
             self.open.discard(key)
 
     async def check_progress(self, topic: str, partition: int, committed: int | None) -> None:
+        if self.faults:
+            raise self.faults.pop(0)
         key = (topic, partition)
         if key in self.halts:
             raise PartitionHalted(self.halts[key])

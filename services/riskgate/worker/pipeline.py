@@ -151,6 +151,7 @@ class PartitionPipeline(PartitionFaults):
                         stopping=self.closing, on_retry=self._state_failed)
         except PartitionHalted as exc:  # stored already: by the last owner, or by the check
             await self.halt(str(exc))
+        self.state_failing = False
 
     async def _fetch_committed(self) -> int:
         async def fetch() -> int:
