@@ -90,15 +90,20 @@ async def saturate(system: str, plan: Plan, workers: int = 1, partitions: int | 
         await kio.drop_run(s, run)
     result: dict[str, Any] = {"system": system, "workers": workers, "partitions": partitions,
                               "decisions": n, "complete": complete, "exit_codes": codes,
-                              "seen": collector.count, "disturbed": probe.disturbed(), **extra}
-    if "lo" in marks and "hi" in marks:
-        (t0, c0, cpu0, _), (t1, c1, cpu1, rss) = marks["lo"], marks["hi"]
-        result.update(rate_per_s=round((c1 - c0) / max(t1 - t0, 1e-9), 1),
-                      window_s=round(t1 - t0, 2), cpu_pct=procs.CpuProbe.shares(cpu0, cpu1, t1 - t0),
-                      rss_mib=rss)
+                              "seen": collector.count, "disturbed": probe.disturbed(), **extra,
+                              **_window(marks)}
     if complete:
         result["wall_s_incl_startup"] = round(collector.time_at(n) - started, 2)
     return result
+
+
+def _window(marks: dict[str, Any]) -> dict[str, Any]:
+    """Rate, CPU shares and memory between the 10% and the 90% marks (none if not reached)."""
+    if "lo" not in marks or "hi" not in marks:
+        return {}
+    (t0, c0, cpu0, _), (t1, c1, cpu1, rss) = marks["lo"], marks["hi"]
+    return {"rate_per_s": round((c1 - c0) / max(t1 - t0, 1e-9), 1), "window_s": round(t1 - t0, 2),
+            "cpu_pct": procs.CpuProbe.shares(cpu0, cpu1, t1 - t0), "rss_mib": rss}
 
 
 async def _footprint(s: Settings, run: str, n: int, before: dict[str, Any]) -> dict[str, Any]:

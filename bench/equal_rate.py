@@ -20,6 +20,12 @@ from bench.sections import _retrying
 KEEP_UP = 0.95  # of the paced rate
 
 
+def drain_seconds(plan: e2e.Plan) -> float:
+    """Enough for a system that keeps up to deliver its last targets; one that cannot is not
+    waited for (its backlog would only make the run longer)."""
+    return max(5.0, plan.paced_seconds)
+
+
 def equal_rates(max_rate: dict[str, float | None]) -> list[int]:
     """50% of faust's max and 50% of riskgate's, as integers, lowest first."""
     rates = {int(0.5 * m) for s in ("faust", "riskgate") if (m := max_rate.get(s))}
@@ -34,8 +40,7 @@ async def measure(plan: e2e.Plan, max_rate: dict[str, float | None], rounds: int
     runs: dict[str, list[Any]] = {s: [] for s in systems}
     if not rates:
         return {"rates": [], "runs": runs, "rows": []}
-    # Enough for a system that keeps up to drain; one that cannot is not waited for.
-    drain_s = max(10.0, 2 * plan.paced_seconds)
+    drain_s = drain_seconds(plan)
     for r in range(rounds):
         for system in systems[r % len(systems):] + systems[:r % len(systems)]:
             levels, attempts = await _retrying(

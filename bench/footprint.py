@@ -7,7 +7,8 @@ PostgreSQL, three ways, because the database is shared with other jobs on this m
 - ``rows``: ``pg_column_size`` of this run's own rows (its topic and portfolio names), per
   table. Exact for this run, but heap tuples only: no index entries, no page overhead.
 - ``relations``: the ``pg_total_relation_size`` delta of the riskgate tables (heap, TOAST,
-  indexes) over the run. Includes whatever others wrote meanwhile.
+  indexes) over the run. Includes whatever others wrote meanwhile, and pages freed by earlier
+  runs' deletes are filled first, so it can come out below ``rows``.
 - ``wal``: the ``pg_current_wal_lsn()`` delta over the run. Cluster wide: includes others too.
 """
 
@@ -140,6 +141,7 @@ def table(b: dict[str, Any] | None) -> list[str]:
             "run's rows: heap tuples only, no indexes; exact for this run |",
             f"| PostgreSQL relations | {b['pg_relations']['bytes_per_decision']:,} | "
             "pg_total_relation_size delta of the decision tables (heap, TOAST, indexes); "
-            "includes other jobs' writes to the shared database meanwhile |",
+            "includes other jobs' writes meanwhile, and reuses space earlier runs freed, so "
+            "it can come out below the rows |",
             f"| PostgreSQL WAL | {b['pg_wal']['bytes_per_decision']:,} | pg_current_wal_lsn() "
             "delta; cluster wide, includes other jobs' writes |", ""]

@@ -3,7 +3,7 @@ on the real PostgreSQL and broker, with a clock around each piece.
 
 The worker exports only whole-batch timings (``riskgate_batch_seconds``), so this section
 rebuilds one partition's batches from the worker's own parts, in the worker's order
-(bench/../worker/batch.py): decode, lock and load the state, the handler (inside it the risk
+(services/riskgate/worker/commit.py and batch.py): decode, lock and load the state, the handler (inside it the risk
 chain and the output encoding are timed by wrapping ``outputs.assess`` and ``outputs.emit``),
 the PostgreSQL writes and COMMIT, then the Kafka transaction with the consumer offset. No
 fetching and no event loop contention from other partitions: a lower bound per stage.

@@ -82,6 +82,13 @@ def _results() -> dict:
     }
 
 
+def _goal_for(runs: dict[str, list], needle: str) -> dict:
+    """The goal whose name contains ``needle``, computed with these equal-rate runs."""
+    results = _results()
+    results["e2e"]["equal_rate"] = equal_rate.summary(runs, [100, 1000])
+    return next(g for g in evaluate(results) if needle in g["goal"])
+
+
 class TestIssue11Goals:
     def test_every_new_goal_is_computed(self) -> None:
         """Throughput, equal-rate latency, handler and bytes-to-bytes goals all get a value."""
@@ -101,12 +108,35 @@ class TestIssue11Goals:
         # Act
         goals = {g["goal"]: g for g in evaluate(results)}
         # Assert
-        p50 = goals["issue 11: at 100/s riskgate p50 <= faust p50 (ratio riskgate / faust <= 1)"]
-        p99 = goals["issue 11: at 1000/s riskgate p99 <= 1.5x aiokafka pass-through p99 (ratio)"]
+        p50 = goals["issue 11: at the lower equal rate (100/s) riskgate p50 <= faust p50 (ratio "
+                    "riskgate / faust <= 1)"]
+        p99 = goals["issue 11: at the higher equal rate (1000/s) riskgate p99 <= 1.5x aiokafka "
+                    "pass-through p99 (ratio)"]
         handler = goals["issue 11: handler <= 40 µs per decision"]
         assert (p50["value"], p50["met"]) == (0.25, True)
         assert (p99["value"], p99["met"], p99["gap"]) == (2.0, False, "1.33x of the goal")
         assert (handler["met"], handler["gap"]) == (False, "1.25x of the goal")
+
+    def test_riskgate_behind_the_rate_misses_the_latency_goal(self) -> None:
+        """riskgate unable to keep up at the high rate misses the goal, and the gap says why."""
+        # Arrange
+        runs = _equal_runs()
+        runs["riskgate"][0][1] = _level(1000, 900, 3000, 500, complete=False)
+        # Act
+        goal = _goal_for(runs, "riskgate p99 <= 1.5x")
+        # Assert
+        assert (goal["value"], goal["met"]) == (None, False)
+        assert goal["gap"] == "riskgate cannot keep up (500/s delivered)"
+
+    def test_a_baseline_behind_the_rate_meets_the_latency_goal(self) -> None:
+        """faust unable to keep up at the low rate, riskgate keeping up: the goal is met."""
+        # Arrange
+        runs = _equal_runs()
+        runs["faust"][0][0] = _level(100, 900, 3000, 50, complete=False)
+        # Act
+        goal = _goal_for(runs, "riskgate p99 <= faust p99")
+        # Assert
+        assert goal["met"] is True and "faust cannot keep up" in goal["gap"]
 
     def test_a_goal_without_its_measurement_says_so(self) -> None:
         """With no equal-rate rows the latency goals are 'not measured', never a number."""
