@@ -2,6 +2,7 @@
 # riskgate's Kafka principals: their SCRAM users and their ACLs (docs/security.md).
 #
 #   deploy/local/kafka-acls.sh [acls]   grant each principal its ACLs
+#   deploy/local/kafka-acls.sh remove   take the same ACLs away again (a test's own names)
 #   deploy/local/kafka-acls.sh users    create the SCRAM users (passwords made once, kept in
 #                                       $RISKGATE_LOCAL_HOME/secrets/kafka-NAME.password)
 #
@@ -40,6 +41,10 @@ GROUP=${RISKGATE_GROUP_ID:-riskgate}
 TXN_PREFIX=${RISKGATE_TRANSACTIONAL_ID_PREFIX:-riskgate}
 # `riskgate replay --to-topic sandbox...` writes PREFIX.<topic>; only this prefix is granted.
 SANDBOX_PREFIX=${KAFKA_ACL_SANDBOX_PREFIX:-sandbox.}
+# `remove` never touches these, so a test's clean-up keeps the shared default grants.
+DEFAULT_NAMES=" decisions.proposed risk.black_swan_state portfolio.snapshots market.metrics \
+risk.config risk.targets risk.actions decisions.proposed.dlq risk.shadow risk.override_stats \
+risk.override_stats.state riskgate riskgate.stats riskgate-replay- sandbox. "
 
 log() { echo "kafka-acls: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -103,22 +108,32 @@ run_batch() {
 }
 
 BATCH=""
+ACL_ACTION=(--add)
 new_batch() {
     BATCH=$(umask 077 && mktemp "${TMPDIR:-/tmp}/riskgate-kafka-batch.XXXXXX")
     trap 'rm -f "$BATCH"' EXIT
 }
 
 # acl "PRINCIPALS" "OPS" literal|prefixed --topic T --group G ...: allow each principal each
-# operation on each resource (AclCommand's cross product).
+# operation on each resource (AclCommand's cross product); `remove` skips the default names.
 acl() {
-    local principals=$1 ops=$2 pattern=$3 p op
+    local principals=$1 ops=$2 pattern=$3 p op resources=()
     shift 3
+    while (($# >= 2)); do
+        if [[ ${ACL_ACTION[0]} == --remove && $DEFAULT_NAMES == *" $2 "* ]]; then
+            shift 2
+            continue
+        fi
+        resources+=("$1" "$2")
+        shift 2
+    done
+    ((${#resources[@]})) || return 0
     {
-        printf '%s\n' kafka.admin.AclCommand --bootstrap-server "$BOOTSTRAP" --add \
+        printf '%s\n' kafka.admin.AclCommand --bootstrap-server "$BOOTSTRAP" "${ACL_ACTION[@]}" \
             --resource-pattern-type "$pattern"
         for p in $principals; do printf '%s\n' --allow-principal "User:$p"; done
         for op in ${ops//,/ }; do printf '%s\n' --operation "$op"; done
-        printf '%s\n' "$@" ""
+        printf '%s\n' "${resources[@]}" ""
     } >>"$BATCH"
 }
 
@@ -200,9 +215,16 @@ cmd_users() {
 
 case ${1:-acls} in
     acls) cmd_acls ;;
+    remove)
+        # --force: AclCommand would otherwise ask before each removal.
+        ACL_ACTION=(--remove --force)
+        cmd_acls >/dev/null
+        echo "removed the grants on non-default names (proposed=$P_PROPOSED group=$GROUP" \
+            "prefix=$TXN_PREFIX ...); the default names keep theirs"
+        ;;
     users) cmd_users ;;
     *)
-        echo "usage: $0 [acls|users]" >&2
+        echo "usage: $0 [acls|remove|users]" >&2
         exit 2
         ;;
 esac
