@@ -62,7 +62,7 @@ class TestSigtermDuringStartup:
         # Arrange
         dead = dead_address()
         env = worker_env(test_settings,
-                         RISKGATE_DATABASE_URL=f"postgresql://riskgate:x@{dead}/riskgate")
+                         RISKGATE_DATABASE_URL=f"postgresql://riskgate@{dead}/riskgate")
         # Act
         code, before, after = await sigterm_during_startup(env)
         # Assert

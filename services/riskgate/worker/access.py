@@ -1,4 +1,4 @@
-"""The worker's start-up check of its credentials and permissions (docs/security.md).
+"""The worker's start-up checks of its credentials and permissions (docs/security.md).
 
 A refused login, an untrusted certificate or a missing ACL is a deployment error: the worker
 says which, in one line, and stops before it consumes anything, so nothing is approved and
@@ -29,9 +29,8 @@ def worker_topics(s: Settings) -> tuple[list[str], list[str]]:
     return inputs, [t.targets, t.actions, t.dlq, t.shadow, t.proposed]
 
 
-async def check_access(s: Settings) -> None:
-    """Raise AccessRefused if the database or the broker refuses this worker anything."""
-    await check_database(s)
+async def check_kafka(s: Settings) -> None:
+    """Raise AccessRefused if the broker refuses this worker a login or anything it needs."""
     cause = await diagnose(s)
     if cause is not None:
         raise AccessRefused(cause)

@@ -31,6 +31,7 @@ from riskgate.store import state as db
 from riskgate.store.connect import create_pool
 from riskgate.store.migrate import migrate
 from riskgate.worker import codec
+from riskgate.worker.access import AccessRefused, check_database, check_kafka
 from riskgate.worker.app import DecisionLoop
 from riskgate.worker.bootstrap import bootstrap
 from riskgate.worker.control import check_config_topic, show_profiles
@@ -123,6 +124,10 @@ class WorkerService:
         # The broker or the database may be restarting: start-up waits for them, it never dies,
         # but a stop request ends it at once with what was started so far closed.
         try:
+            # Credentials, certificates and ACLs first: a refusal is a deployment error, named
+            # in one line before anything is read (riskgate.worker.access).
+            await self._retry("database", lambda: check_database(s))
+            await self._retry("kafka access", lambda: check_kafka(s))
             self.pool = await self._retry("database", lambda: create_pool(
                 s, min_size=1, max_size=s.partitions + 4, init=db.init_connection,
                 command_timeout=30))
@@ -130,14 +135,12 @@ class WorkerService:
             self.limits = await self._retry("output topic limits", self._read_limits)
             self._producer = await self._retry("producer", self._start_producer)
             await self._retry("config topic", lambda: check_config_topic(s))
-            # The start-up access probe (riskgate.worker.access.check_access) belongs here:
-            # after the clients connect, before any input is read or partition taken.
             self.reader = await self._retry("compacted inputs", self._start_reader)
         except _StopRequested as stop:
             log.info("worker_stopped_during_startup", step=str(stop))
             await self._close_partial_startup(health)
             return
-        except ConfigTopicInvalid as exc:  # a deployment to fix: one line, exit 2
+        except (ConfigTopicInvalid, AccessRefused) as exc:  # a deployment to fix: one line, exit 2
             await self._close_partial_startup(health)
             print(f"riskgate worker: {exc}", file=sys.stderr, flush=True)
             raise SystemExit(2) from None
