@@ -8,9 +8,9 @@
 #
 # The topic names, group id and transactional-id prefix are the ones riskgate reads
 # (RISKGATE_TOPICS__PROPOSED ..., RISKGATE_GROUP_ID, RISKGATE_TRANSACTIONAL_ID_PREFIX), so a
-# test can grant the set for its own unique names. Both commands talk to the PLAINTEXT
+# test can grant the set for its own unique names. Every command talks to the PLAINTEXT
 # listener as its ANONYMOUS super user, with Kafka's own AclCommand and ConfigCommand, all in
-# one JVM; both are idempotent (granting an ACL twice, or setting the same password, is a
+# one JVM, and is idempotent (granting an ACL twice, or setting the same password, is a
 # no-op for the broker).
 set -euo pipefail
 
