@@ -99,7 +99,7 @@ class DecisionLoop:
         return not any(p.state_failing for _, p in self._live())
 
     def _live(self) -> list[tuple[TopicPartition, PartitionPipeline]]:
-        return [(tp, p) for tp, p in self._pipelines.items() if not p.fenced_out]
+        return [(tp, p) for tp, p in self._pipelines.items() if not p.dropped]
 
     def partition_count(self, topic: str) -> int | None:
         """The topic's real partition count from the consumer's metadata; None until known."""
@@ -218,12 +218,13 @@ class DecisionLoop:
 
     def _pipeline_changed(self, pipeline: PartitionPipeline | None) -> None:
         metrics.HALTED_PARTITIONS.set(len(self.halted))
-        if pipeline is None or not pipeline.fenced_out or self._pipelines.get(pipeline.tp) is not pipeline:
+        if pipeline is None or not pipeline.dropped or self._pipelines.get(pipeline.tp) is not pipeline:
             return
-        # Re-creating the producer now would bump the epoch and fence the rightful owner. The
-        # rebalance that made us a zombie revokes the partition; if after fenced_recheck_s it
-        # is still ours, the fencing came from outside the group and we take it back. (The
-        # dropped pipeline stays listed until then, so that taking back waits for its end.)
+        # Fenced (or its task failed): re-creating the producer now would bump the epoch and
+        # fence the rightful owner. The rebalance that made us a zombie revokes the partition;
+        # if after fenced_recheck_s it is still ours, the fencing came from outside the group
+        # and we take it back. (The dropped pipeline stays listed until then, so that taking
+        # it back waits for its end.)
         self._epochs.pop(pipeline.tp, None)
         self._fenced_until[pipeline.tp] = self._clock.monotonic() + self._s.fenced_recheck_s
 

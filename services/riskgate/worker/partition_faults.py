@@ -27,7 +27,7 @@ class PartitionFaults:
         self._on_change = on_change
         self.closing = asyncio.Event()
         self.halted: str | None = None
-        self.fenced_out = False
+        self.dropped = False
         self.state_failing = False
         # When the current streak of failing publishes began (monotonic), and its backoff. A
         # streak longer than publish_halt_after_s halts the partition instead of spinning.
@@ -98,7 +98,7 @@ class PartitionFaults:
         takes it up again after fenced_recheck_s if the group still assigns it to us)."""
         metrics.RETRIES.labels("fenced").inc()
         log.error("partition_fenced", partition=self.tp.partition, reason=reason)
-        self.fenced_out = True
+        self.dropped = True
         self._on_change(self)
 
     async def halt(self, reason: str, store: bool = False) -> None:

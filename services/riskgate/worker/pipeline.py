@@ -109,6 +109,11 @@ class PartitionPipeline(PartitionFaults):
                     await self._wait(self._wake)
         except Stopped:
             pass
+        except Exception:  # noqa: BLE001 - a bug: drop the partition; the loop takes it up again
+            log.exception("partition_task_failed", partition=self.tp.partition)
+            self.closing.set()
+            self.dropped = True
+            self._on_change(self)
         finally:
             await self.publisher.close()
 
