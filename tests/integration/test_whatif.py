@@ -178,6 +178,9 @@ class TestWhatIf:
         assert why.returncode == 0 and answer["replay"] == "identical", why.stdout + why.stderr
         verdicts = answer["replayed"][0]["verdicts"]
         assert len(verdicts) > 10 and {"constraint", "verdict", "limit"} <= set(verdicts[0])
+        # Beside it, the stored compact record (risk.actions 2.0) with its binding verdicts only.
+        assert answer["stored"][0]["schema_version"] == "2.0"
+        assert "limits_digest" in answer["stored"][0]["details"]
 
     def test_bad_candidates_exit_2_with_one_line(self, test_settings, tmp_path) -> None:
         """An unknown profile, a limits file with an unknown key, a bad mode, both candidates,

@@ -25,6 +25,7 @@ from riskgate.contracts.payloads import (
 from riskgate.records import InRecord
 from riskgate.replay.formats import render_action
 from riskgate.settings import Settings
+from riskgate.stats.codec import tally
 from riskgate.store.state import PortfolioRow
 from riskgate.worker import codec
 from riskgate.worker.globals import GlobalState
@@ -120,6 +121,18 @@ class TestWhatTheCompactRecordKeeps:
         assert isinstance(record, TracedAction) and record.trace is not None
         assert len(record.trace()["verdicts"]) > 10
         assert b"verdicts" in record.value and b"constraint" not in record.value
+
+
+class TestReaders:
+    def test_stats_counts_a_2_0_action_by_its_top_level_fields(self, scenario) -> None:
+        """riskgate stats reads strategy, action type, reason codes and time, which 2.0 kept."""
+        _, result = scenario
+        row = next(a for a in result.actions if a.decision_id == "D6")
+
+        counted = tally(row.payload)
+
+        assert (counted.strategy_id, counted.action_type) == ("S1", "REJECTED")
+        assert counted.reason_codes == ("FAT_FINGER", "PER_NAME_WEIGHT_CAP")
 
 
 class TestSize:
