@@ -183,6 +183,22 @@ class TestSecureSection:
         # Assert
         assert isinstance(why, str) and "ca.pem does not exist" in why
 
+    def test_a_leg_that_fell_behind_is_flagged(self) -> None:
+        """A leg whose paced run fell behind the rate has its p99 marked as a backlog."""
+        # Arrange
+        leg = {"rate_per_s": 900.0, "p50_ms": 800.0, "p99_ms": 2000.0}
+        sec = {"measured": True, "listener": "127.0.0.1:9094", "mechanism": "SCRAM-SHA-512",
+               "principal": "admin", "paced_rate": 1000,
+               "runs": {"plaintext": [{"kept_up": True}], "sasl_ssl": [{"kept_up": False}]},
+               "median": {"plaintext": leg, "sasl_ssl": leg},
+               "ratio_rate_sasl_plain": {"median": 1.0, "pairs": [1.0]},
+               "ratio_p99_sasl_plain": {"median": 1.0, "pairs": [1.0]}}
+        # Act
+        lines = secure.table(sec)
+        # Assert
+        flagged = [line for line in lines if "fell behind" in line]
+        assert len(flagged) == 1 and flagged[0].startswith("| sasl_ssl |")
+
     def test_markdown_says_it_was_not_measured(self) -> None:
         """latest.md carries the reason of an unmeasured SASL_SSL section."""
         # Arrange
