@@ -6,6 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from riskgate.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +27,7 @@ def as_principal(s: Settings, user: str, **changes) -> Settings:
     return s.model_copy(update={
         "bootstrap_servers": SASL_SSL, "kafka_security_protocol": "SASL_SSL",
         "kafka_sasl_mechanism": "SCRAM-SHA-512", "kafka_sasl_username": user,
-        "kafka_sasl_password": password(f"kafka-{user}"), "kafka_ssl_cafile": TLS / "ca.pem",
+        "kafka_sasl_password": SecretStr(password(f"kafka-{user}")), "kafka_ssl_cafile": TLS / "ca.pem",
         **changes})
 
 
@@ -33,14 +35,15 @@ def with_verified_tls(s: Settings, **changes) -> Settings:
     """``s`` on PostgreSQL as the TLS-only role, verify-full against the local CA."""
     url = s.database_url.replace("postgresql://riskgate@", f"postgresql://{TLS_ROLE}@")
     return s.model_copy(update={
-        "database_url": url, "database_password": password(f"pg-{TLS_ROLE}"),
+        "database_url": url, "database_password": SecretStr(password(f"pg-{TLS_ROLE}")),
         "database_sslmode": "verify-full", "database_sslrootcert": TLS / "ca.pem", **changes})
 
 
-def grant(s: Settings) -> None:
-    """Grant every principal its ACLs on this test's topic names, group and id prefix."""
+def acls(s: Settings, command: str) -> None:
+    """``grant`` or ``remove`` every principal's ACLs on this test's names, group and prefix."""
     env = {**os.environ, "RISKGATE_GROUP_ID": s.group_id,
            "RISKGATE_TRANSACTIONAL_ID_PREFIX": s.transactional_id_prefix}
     env.update({f"RISKGATE_TOPICS__{k.upper()}": v for k, v in s.topics.model_dump().items()})
-    subprocess.run(["bash", str(ROOT / "deploy/local/kafka-acls.sh")], env=env, check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(["bash", str(ROOT / "deploy/local/kafka-acls.sh"),
+                    {"grant": "acls", "remove": "remove"}[command]],
+                   env=env, check=True, capture_output=True, timeout=300)

@@ -22,6 +22,7 @@ from riskgate.contracts.inputs import BlackSwanState, RiskConfigEvent
 from riskgate.control.model import ConfigTopicInvalid
 from riskgate.core import LimitsError
 from riskgate.errors import PoisonMessage
+from riskgate.kafka.access import TopicAccessDenied
 from riskgate.kafka.admin import REQUEST_TIMEOUT_MS, config_topic_problem
 from riskgate.kafka.clients import kafka_consumer
 from riskgate.settings import Settings
@@ -84,6 +85,8 @@ async def _partitions(settings: Settings, topic: str, tries: int = 6) -> list[in
             return await partitions_of(settings, topic)
         except KafkaError:  # a RuntimeError too, but the broker's fault: exit 3, not 2
             raise
+        except TopicAccessDenied as exc:  # an ACL to add, not a topic to wait for
+            raise ConfigTopicInvalid(str(exc)) from None
         except RuntimeError as exc:  # the topic does not exist (yet)
             if attempt == tries - 1:
                 raise ConfigTopicInvalid(str(exc)) from None

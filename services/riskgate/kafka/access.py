@@ -38,6 +38,19 @@ class KafkaAccessError(Exception):
     """The broker refused this process something it needs; the message names what."""
 
 
+class TopicAccessDenied(RuntimeError):
+    """This principal may not even describe a topic: an ACL is missing, not the topic."""
+
+    def __init__(self, s: Settings, topic: str) -> None:
+        super().__init__(f"Kafka refuses {_principal(s)} DESCRIBE on topic {topic!r}: an ACL "
+                         "is missing (docs/security.md)")
+
+
+def refused_topics(described: list[dict]) -> list[str]:
+    """The topics of a describe_topics answer that this principal may not describe."""
+    return [d["topic"] for d in described if d.get("error_code") == _TOPIC_AUTHORIZATION_FAILED]
+
+
 def _principal(s: Settings) -> str:
     return f"User:{s.kafka_sasl_username}" if s.kafka_sasl_username else "this client"
 
@@ -89,10 +102,8 @@ async def _described(s: Settings, topics: list[str]) -> tuple[list[str], set[str
         described = await admin.describe_topics(topics)
     finally:
         await admin.close()
-    codes = {d["topic"]: d.get("error_code", 0) for d in described}
-    return ([f"DESCRIBE on topic {t}" for t, code in codes.items()
-             if code == _TOPIC_AUTHORIZATION_FAILED],
-            {t for t, code in codes.items() if code == _UNKNOWN_TOPIC})
+    return ([f"DESCRIBE on topic {t}" for t in refused_topics(described)],
+            {d["topic"] for d in described if d.get("error_code") == _UNKNOWN_TOPIC})
 
 
 async def _unreadable(s: Settings, topics: list[str]) -> list[str]:

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from riskgate.contracts.outputs import OverrideStats
 from riskgate.errors import RetryableError
+from riskgate.kafka.access import TopicAccessDenied
 from riskgate.kafka.clients import kafka_consumer
 from riskgate.settings import Settings
 from riskgate.worker.inputs import partitions_of
@@ -99,6 +100,8 @@ class TopicOverrideStats:
         try:
             try:
                 partitions = await partitions_of(self._settings, self.topic)
+            except TopicAccessDenied as exc:
+                raise StatsUnavailable(str(exc)) from None
             except RuntimeError:
                 raise StatsUnavailable(f"topic {self.topic!r} does not exist; run `riskgate "
                                        f"topics create` and `riskgate stats`") from None

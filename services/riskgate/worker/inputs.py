@@ -15,6 +15,7 @@ from aiokafka.structs import TopicPartition
 
 from riskgate import metrics
 from riskgate.errors import PoisonMessage, RetryableError
+from riskgate.kafka.access import TopicAccessDenied, refused_topics
 from riskgate.kafka.clients import kafka_admin, kafka_consumer
 from riskgate.settings import Settings
 from riskgate.worker.lifecycle import Backoff
@@ -34,6 +35,8 @@ async def partitions_of(settings: Settings, topic: str) -> list[int]:
     finally:
         await admin.close()
     parts = [p["partition"] for d in described if d.get("error_code", 0) == 0 for p in d["partitions"]]
+    if refused_topics(described):
+        raise TopicAccessDenied(settings, topic)
     if not parts:
         raise RuntimeError(f"topic {topic!r} does not exist; run `riskgate topics create`")
     return sorted(parts)
