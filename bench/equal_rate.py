@@ -2,9 +2,9 @@
 
 The rates are 50% of faust's and 50% of riskgate's saturated max from the same run. A system
 that delivers under 95% of a rate (``kept_rate``: decisions over first send to last target
-seen, less the median latency) cannot keep up with it: it is
-recorded with ``complete: false`` and no latency, because a backlog's latency only says how
-long the run lasted. The systems alternate in each round, who goes first rotating.
+seen, less the median latency) cannot keep up with it: it is recorded with ``complete: false``
+and no latency, because a backlog's latency only says how long the run lasted. The systems
+alternate in each round, who goes first rotating.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from bench import e2e
 from bench.procs import SYSTEMS
-from bench.sections import _retrying
+from bench.sections import _retrying, rotated
 
 KEEP_UP = 0.95  # of the paced rate
 
@@ -42,7 +42,7 @@ async def measure(plan: e2e.Plan, max_rate: dict[str, float | None], rounds: int
         return {"rates": [], "runs": runs, "rows": []}
     drain_s = drain_seconds(plan)
     for r in range(rounds):
-        for system in systems[r % len(systems):] + systems[:r % len(systems)]:
+        for system in rotated(tuple(systems), r):
             levels, attempts = await _retrying(
                 lambda s=system: e2e.paced_at(s, plan, [float(x) for x in rates], drain_s=drain_s),
                 lambda res: isinstance(res, list) and not any(x["disturbed"] for x in res))
