@@ -20,12 +20,13 @@ from confluent_kafka import Consumer, TopicPartition
 from pydantic import SecretStr
 
 from riskgate.kafka.clients import confluent_config
+from riskgate.worker.access import AccessRefused, check_kafka
 from tests.e2e.test_worker_process import _free_port, _probe, wait_ready
 from tests.integration.test_pipe import seed_world
 from tests.support import builders as b
 from tests.support.config import config_cli
 from tests.support.kafka import collect, produce, topics, worker_env
-from tests.support.secure import TLS, acls, as_principal, password, with_verified_tls
+from tests.support.secure import MTLS, TLS, acls, as_principal, password, with_verified_tls
 
 pytestmark = [pytest.mark.security, pytest.mark.timeout(600)]
 
@@ -224,3 +225,30 @@ def revoke(s, user: str, operation: str, topic: str) -> None:
                     s.bootstrap_servers, "--remove", "--force", "--allow-principal",
                     f"User:{user}", "--operation", operation, "--topic", topic],
                    check=True, capture_output=True, timeout=120)
+
+
+class TestMutualTls:
+    @staticmethod
+    def over_mtls(s, cert: str):
+        return s.model_copy(update={
+            "bootstrap_servers": MTLS, "kafka_security_protocol": "SSL",
+            "kafka_ssl_cafile": TLS / "ca.pem", "kafka_ssl_certfile": TLS / f"{cert}.pem",
+            "kafka_ssl_keyfile": TLS / f"{cert}.key"})
+
+    async def test_a_trusted_client_certificate_has_the_workers_access(self, world) -> None:
+        """Over the mTLS listener the certificate's principal passes every start-up check."""
+        # Arrange
+        plain, _ = world
+        # Act / Assert: raises AccessRefused naming what is refused
+        await check_kafka(self.over_mtls(plain, "client"))
+
+    async def test_an_untrusted_client_certificate_is_named(self, world) -> None:
+        """A client certificate from another CA is refused, and the check says so."""
+        # Arrange
+        plain, _ = world
+        # Act
+        with pytest.raises(AccessRefused) as refused_:
+            await check_kafka(self.over_mtls(plain, "untrusted-client"))
+        # Assert
+        assert "does not trust the client certificate (RISKGATE_KAFKA_SSL_CERTFILE)" in str(
+            refused_.value)

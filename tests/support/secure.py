@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LOCAL = Path(os.environ.get("RISKGATE_LOCAL_HOME", "/var/tmp/riskgate-local"))
 TLS, SECRETS = LOCAL / "tls", LOCAL / "secrets"
 SASL_SSL = f"127.0.0.1:{os.environ.get('KAFKA_SASL_PORT', '9094')}"
+MTLS = f"127.0.0.1:{os.environ.get('KAFKA_MTLS_PORT', '9095')}"
 TLS_ROLE = "riskgate_tls"
 
 

@@ -17,6 +17,7 @@ import uuid
 from aiokafka.conn import create_conn
 from aiokafka.errors import (
     GroupAuthorizationFailedError,
+    KafkaConnectionError,
     KafkaError,
     SaslAuthenticationFailed,
     TopicAuthorizationFailedError,
@@ -52,31 +53,46 @@ def refused_topics(described: list[dict]) -> list[str]:
 
 
 def _principal(s: Settings) -> str:
-    return f"User:{s.kafka_sasl_username}" if s.kafka_sasl_username else "this client"
+    if s.kafka_sasl_username:
+        return f"User:{s.kafka_sasl_username}"
+    return "this client certificate" if s.kafka_ssl_certfile else "this client"
 
 
 async def diagnose(s: Settings) -> str | None:
     """Why the first bootstrap server refuses this client, or None if it accepts it."""
     host, _, port = s.bootstrap_servers.split(",")[0].strip().rpartition(":")
     options = {k: v for k, v in kafka_options(s).items() if k != "bootstrap_servers"}
-    try:
-        conn = await create_conn(host, int(port), request_timeout_ms=10_000, **options)
-    except SaslAuthenticationFailed:
-        return (f"Kafka at {s.bootstrap_servers} refused the SASL login of "
-                f"{_principal(s)} ({s.kafka_sasl_mechanism}): wrong user or password "
-                "(RISKGATE_KAFKA_SASL_USERNAME, RISKGATE_KAFKA_SASL_PASSWORD)")
-    except UnsupportedSaslMechanismError:
-        return (f"Kafka at {s.bootstrap_servers} does not offer SASL mechanism "
-                f"{s.kafka_sasl_mechanism} (RISKGATE_KAFKA_SASL_MECHANISM)")
-    except ssl.SSLCertVerificationError as exc:
-        return (f"the certificate of Kafka at {s.bootstrap_servers} is not trusted: "
-                f"{exc.verify_message} (RISKGATE_KAFKA_SSL_CAFILE)")
-    except ssl.SSLError as exc:
-        return (f"TLS with Kafka at {s.bootstrap_servers} failed: {exc.reason or exc} "
-                "(RISKGATE_KAFKA_SECURITY_PROTOCOL, RISKGATE_KAFKA_SSL_*)")
-    except (TimeoutError, OSError, KafkaError):
-        return None  # not a security fault: the caller's retry and its message apply
-    conn.close()
+    for attempt in range(2):
+        try:
+            conn = await create_conn(host, int(port), request_timeout_ms=10_000, **options)
+        except KafkaConnectionError as exc:
+            # The broker checks a client certificate after the TLS handshake: one it does not
+            # trust shows only as the connection closing at once. Twice, to tell a restart.
+            if s.kafka_ssl_certfile is None or "closed" not in str(exc):
+                return None
+            if attempt == 1:
+                return (f"Kafka at {s.bootstrap_servers} closed the connection after the TLS "
+                        "handshake, twice: it does not trust the client certificate "
+                        "(RISKGATE_KAFKA_SSL_CERTFILE)")
+            await asyncio.sleep(1.0)
+            continue
+        except SaslAuthenticationFailed:
+            return (f"Kafka at {s.bootstrap_servers} refused the SASL login of "
+                    f"{_principal(s)} ({s.kafka_sasl_mechanism}): wrong user or password "
+                    "(RISKGATE_KAFKA_SASL_USERNAME, RISKGATE_KAFKA_SASL_PASSWORD)")
+        except UnsupportedSaslMechanismError:
+            return (f"Kafka at {s.bootstrap_servers} does not offer SASL mechanism "
+                    f"{s.kafka_sasl_mechanism} (RISKGATE_KAFKA_SASL_MECHANISM)")
+        except ssl.SSLCertVerificationError as exc:
+            return (f"the certificate of Kafka at {s.bootstrap_servers} is not trusted: "
+                    f"{exc.verify_message} (RISKGATE_KAFKA_SSL_CAFILE)")
+        except ssl.SSLError as exc:
+            return (f"TLS with Kafka at {s.bootstrap_servers} failed: {exc.reason or exc} "
+                    "(RISKGATE_KAFKA_SECURITY_PROTOCOL, RISKGATE_KAFKA_SSL_*)")
+        except (TimeoutError, OSError, KafkaError):
+            return None  # not a security fault: the caller's retry and its message apply
+        conn.close()
+        return None
     return None
 
 
