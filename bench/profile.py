@@ -40,8 +40,8 @@ STAGES = (
     ("payloads + rows (outputs.emit)", "emit (worker/outputs.py)"),
     ("handler in all: chain, audit, payloads, rows (DecisionHandler.handle)",
      "DecisionHandler.handle ("),
-    ("PostgreSQL client side (BatchCommitter.persist minus decode and handler)",
-     "BatchCommitter.persist ("),
+    ("PostgreSQL client side (the commit's _PgBatch steps minus decode and handler)",
+     "_PgBatch."),
     ("Kafka transaction (PartitionPublisher.publish)", "PartitionPublisher.publish ("),
     ("consumer fetch (getmany and the fetcher)", "Fetcher."),
 )

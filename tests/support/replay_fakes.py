@@ -265,7 +265,7 @@ class InMemoryWorker(WorkerService):
             self.commit([r for r in unread if r.partition == partition], now)
 
     def commit(self, fresh: list[InRecord], now: float) -> None:
-        """``BatchCommitter._compute`` against the in-memory tables."""
+        """``_PgBatch.compute`` (worker/batch.py) against the in-memory tables."""
         items = [self.handler.decode(r) for r in fresh]
         rows = {p: self.tables.lock(p) for p in self.handler.portfolio_ids(items)}
         seen = self.tables.seen(self.handler.decision_ids(items))

@@ -9,7 +9,7 @@ risk actions that transaction carried, fresh and republished alike:
 - a lost Kafka commit counted nothing; the republish that follows is the first committed
   publication of those actions, and counts them;
 - a commit that went through although the client saw an error is counted when the re-fetched
-  committed offset shows the batch was taken (``DecisionLoop._one``).
+  committed offset shows the batch was taken (``PartitionCommit.resynced``).
 
 So each risk action on ``risk.actions`` is counted once across the group, as a ``read_committed``
 reader sees it, except for a worker killed between its commit and the count (its counters die
