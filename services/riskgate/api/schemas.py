@@ -195,7 +195,8 @@ class WhatIfRequest(WireModel):
 
 
 class WhatIfResponse(BaseModel):
-    """What the gate would decide; ``details`` is the audit record the worker would store."""
+    """What the gate would decide; ``details`` is the full per-constraint trace (the stored
+    risk.actions 2.0 record keeps only the binding verdicts; docs/contracts.md)."""
 
     decision_id: str
     portfolio_id: str
