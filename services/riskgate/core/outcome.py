@@ -20,6 +20,7 @@ _MARKET_FIELDS = ("price", "adv", "spread_bps", "atr", "volatility", "tick_size"
 
 
 _NAMESPACE_BYTES = RISKGATE_NAMESPACE.bytes
+_OK = ActionType.OK
 
 
 def action_id(decision_id: str, suffix: str = "") -> str:
@@ -125,14 +126,15 @@ class Outcome:
         return self._summary
 
     def _summarise(self) -> str:
-        head = (f"{self.action_type.value} {self.ticker}: proposed "
+        head = (f"{self.action_type.value} {self.proposal.ticker}: proposed "
                 f"{_fmt(self.proposed_position)}, approved {_fmt(self.approved_position)} "
                 f"(from {_fmt(self.current)})")
-        binding = self.binding
-        if not binding:
+        # Straight from the verdict tuples: most decisions bind nothing, and then no named
+        # view or (name, verdict) pair is built at all.
+        why = "; ".join(f"{n} {v[1]} limit {_fmt(v[2])} value {_fmt(v[3])}"
+                        for n, v in zip(self.names, self.trace, strict=False) if v[0] is not _OK)
+        if not why:
             return head + "; within all limits"
-        why = "; ".join(f"{n} {v.reason} limit {_fmt(v.limit)} value {_fmt(v.value)}"
-                        for n, v in binding)
         tail = ""
         if self.max_passing_position is not None:
             tail = f"; largest passing {_fmt(self.max_passing_position)}"

@@ -17,6 +17,8 @@ from riskgate.contracts.payloads import BuildPayload, DetailsPayload, MarketPayl
 from riskgate.core import MarketData
 
 _OK = ActionType.OK
+_MAX_MARKETS_USED = 8192
+_MARKETS_USED: dict[int, tuple[MarketData, MarketPayload]] = {}
 
 
 def binding_verdicts(trace: list[tuple]) -> list[VerdictPayload]:
@@ -29,10 +31,23 @@ def binding_verdicts(trace: list[tuple]) -> list[VerdictPayload]:
 
 
 def market_used(market: MarketData | None) -> MarketPayload | None:
-    """The ticker's market values the decision used; its version is the action's."""
+    """The ticker's market values the decision used; its version is the action's.
+
+    One dict per market record, shared by the actions decided on it (read, serialised, never
+    changed): a ticker's record serves many decisions before the next one replaces it."""
     if market is None:
         return None
-    m = market
+    known = _MARKETS_USED.get(id(market))
+    if known is not None and known[0] is market:
+        return known[1]
+    if len(_MARKETS_USED) >= _MAX_MARKETS_USED:
+        _MARKETS_USED.clear()
+    used = _market_payload(market)
+    _MARKETS_USED[id(market)] = (market, used)  # the record is held, so its id is not reused
+    return used
+
+
+def _market_payload(m: MarketData) -> MarketPayload:
     return {"price": m.price, "adv": m.adv, "spread_bps": m.spread_bps, "atr": m.atr,
             "volatility": m.volatility, "tick_size": m.tick_size, "lot_size": m.lot_size,
             "multiplier": m.multiplier, "fx_to_base": m.fx_to_base, "currency": m.currency,

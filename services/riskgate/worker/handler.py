@@ -7,10 +7,13 @@ runs every record in offset order against the locked rows and the global state.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 import orjson
 import structlog
@@ -35,8 +38,9 @@ from riskgate.worker.witness import WitnessBuilder
 log = structlog.get_logger("riskgate.handler")
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
+class Decoded(NamedTuple):
+    """One record as decoded: its message, or why it is poison (a tuple: one per record)."""
+
     record: InRecord
     message: ProposedDecision | ForcedDeriskCommand | None
     poison: PoisonMessage | None
@@ -120,6 +124,11 @@ class DecisionHandler:
 
     def handle(self, items: list[Decoded], portfolios: dict[str, PortfolioRow], seen: set[str],
                now: float, ctx: out.BatchContext | None = None) -> HandlerResult:
+        with _collector_paused():
+            return self._handle(items, portfolios, seen, now, ctx)
+
+    def _handle(self, items: list[Decoded], portfolios: dict[str, PortfolioRow], seen: set[str],
+                now: float, ctx: out.BatchContext | None) -> HandlerResult:
         result = HandlerResult()
         if ctx is None:
             ctx = self.batch_context(portfolios, now)
@@ -193,6 +202,22 @@ class DecisionHandler:
             record.topic, record.partition, record.offset, poison.code, poison.reason,
             received, record.key, payload, record.value, letter.value_sha256,
         ))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic collector off for one batch. A batch keeps every payload, row and record it
+    builds until it commits, and creates no cycles: each collection would only re-scan the
+    batch's live objects (and the heap, at the oldest generation), about a sixth of the
+    handler's time. The collector runs as usual once the batch is built."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @lru_cache(maxsize=65_536)

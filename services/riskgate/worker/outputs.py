@@ -186,10 +186,14 @@ def decision_payloads(message, aid: str, outcome, env: Environment, snapshot_ver
     ticker = ticker or message.ticker
     action_type = outcome.action_type.value
     summary = outcome.risk_reasoning_summary
+    decision_id, portfolio_id, strategy_id = (
+        message.decision_id, message.portfolio_id, message.strategy_id)
+    # Literal dicts in _common's key order (the bytes are compared by replay): no merge.
     action: ActionPayload = {
-        **_common(message, now_text, aid, ticker, _ACTIONS),  # type: ignore[typeddict-item]
-        "action_type": action_type, "reason_codes": list(outcome.reason_codes),
-        "risk_reasoning_summary": summary, "proposed_position": outcome.proposed_position,
+        "schema_version": _ACTIONS, "action_id": aid, "decision_id": decision_id,
+        "portfolio_id": portfolio_id, "strategy_id": strategy_id, "ticker": ticker,
+        "timestamp": now_text, "action_type": action_type,
+        "reason_codes": list(outcome.reason_codes), "risk_reasoning_summary": summary, "proposed_position": outcome.proposed_position,
         "approved_position": outcome.approved_position,
         "max_passing_position": outcome.max_passing_position,
         "details": audit_record.decided(outcome, limits_digest),
@@ -199,8 +203,10 @@ def decision_payloads(message, aid: str, outcome, env: Environment, snapshot_ver
         "source_partition": partition, "source_offset": offset,
     }
     target: TargetPayload = {
-        **_common(message, now_text, aid, ticker, _TARGETS),  # type: ignore[typeddict-item]
-        "target_position": outcome.target_position, "delta_position": outcome.delta_position,
+        "schema_version": _TARGETS, "action_id": aid, "decision_id": decision_id,
+        "portfolio_id": portfolio_id, "strategy_id": strategy_id, "ticker": ticker,
+        "timestamp": now_text, "target_position": outcome.target_position,
+        "delta_position": outcome.delta_position,
         "target_notional": outcome.target_notional, "target_weight": outcome.target_weight,
         "priority": outcome.priority, "action_type": action_type,
         "risk_reasoning_summary": summary, "decision_created_at": _created(message),

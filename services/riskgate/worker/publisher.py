@@ -31,6 +31,7 @@ from riskgate.errors import PublisherFenced, PublishRefused, RetryablePublishErr
 from riskgate.kafka.clients import kafka_producer
 from riskgate.records import OutRecord
 from riskgate.settings import Settings
+from riskgate.worker.partitioner import CachedPartitioner
 
 _PUBLISH_TIMEOUT_S = 20.0
 
@@ -52,6 +53,7 @@ class PartitionPublisher:
         self._max_batch_bytes = max_batch_bytes
         self._max_request_bytes = max_request_bytes
         self._producer: AIOKafkaProducer | None = None
+        self._partitioner = CachedPartitioner()  # kept across restarts: same keys, same hashes
 
     async def start(self) -> None:
         """Create the producer and init transactions: this fences any zombie owner. Raises
@@ -66,6 +68,7 @@ class PartitionPublisher:
             max_request_size=self._max_request_bytes,
             transaction_timeout_ms=60_000,
             request_timeout_ms=30_000,
+            partitioner=self._partitioner,  # the default's partitions, each key hashed once
         )
         try:
             await producer.start()
