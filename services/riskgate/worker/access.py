@@ -23,10 +23,15 @@ class AccessRefused(Exception):
 
 
 def worker_topics(s: Settings) -> tuple[list[str], list[str]]:
-    """What the worker reads, and what it writes (its de-risk commands go onto proposed)."""
+    """What the worker reads, and the outputs whose WRITE the probe checks.
+
+    The probe's aborted transaction leaves an abort marker on each partition it adds. That is
+    harmless on an output topic, but on ``proposed`` it would take an input offset and show as
+    lag, so the worker's WRITE there (its de-risk commands) is checked only by DESCRIBE here
+    and met, if missing, at the first EMERGENCY."""
     t = s.topics
     inputs = [t.proposed, t.black_swan, t.snapshots, t.market, t.config]
-    return inputs, [t.targets, t.actions, t.dlq, t.shadow, t.proposed]
+    return inputs, [t.targets, t.actions, t.dlq, t.shadow]
 
 
 async def check_kafka(s: Settings) -> None:
