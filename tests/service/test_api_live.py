@@ -161,6 +161,7 @@ class TestMarket:
         assert (body["ticker"], body["version"], body["price"]) == ("MSFT", 1, 200.0)
         assert (body["regime"], body["regime_multiplier"]) == ("VOLATILE", 0.5)
         assert (body["age_s"], body["stale"]) == (0.0, False)
+        assert body["as_of"] == "2026-09-21T14:13:20Z"  # NOW
         assert body["factors"] == {"beta": 1.2}
 
     async def test_an_old_record_is_marked_stale(self):

@@ -8,12 +8,11 @@ from the live inputs. An unknown portfolio or ticker is a 404 naming it.
 # dependencies in the route signatures, which name this module's closure variables.
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi import Path as PathParam
-from pydantic import BaseModel, Field
+from pydantic import ConfigDict, Field
 
 from riskgate.api.access import Access
 from riskgate.api.auth import ApiKey
@@ -22,35 +21,26 @@ from riskgate.api.live import LiveView, live_world
 from riskgate.api.portfolios import PortfolioSource, live_book, stored_row
 from riskgate.api.risk import PortfolioRisk, portfolio_risk
 from riskgate.api.routing import JsonBodyRoute
+from riskgate.contracts.actions import MarketUsed
 from riskgate.contracts.base import Id
 from riskgate.core import REGIME_MULTIPLIERS
+from riskgate.worker.audit_record import market_used
 
 
-class MarketView(BaseModel):
-    """The market record in force for one ticker, with its regime and age."""
+class MarketView(MarketUsed):
+    """The market record in force for one ticker: the values an action's ``details.market``
+    carries, with the record's version, its age and its regime multiplier."""
 
+    # The document keeps this route's answer as it was: open to new fields, regime a string.
+    model_config = ConfigDict(extra="ignore")
+
+    regime: str | None
     ticker: str
     version: int
-    as_of: datetime
     age_s: float = Field(description="Now minus as_of.")
     stale: bool = Field(description="Older than RISKGATE_MAX_PRICE_AGE_S: decisions on it are "
                                     "STALE_INPUT.")
-    regime: str | None
     regime_multiplier: float = Field(description="On the size limits (1 without a regime).")
-    price: float
-    adv: float | None
-    spread_bps: float
-    atr: float | None
-    volatility: float | None
-    tick_size: float
-    lot_size: float
-    multiplier: float
-    fx_to_base: float
-    currency: str
-    sector: str
-    country: str
-    cluster: str
-    factors: dict[str, float]
 
 
 PORTFOLIO = PathParam(description="The portfolio_id of its snapshots.")
@@ -85,14 +75,11 @@ def reads_router(inputs: LiveView, portfolios: PortfolioSource, access: Access,
             raise ApiError(404, "UNKNOWN_TICKER", f"no market record for ticker {ticker!r}")
         age = clock() - m.as_of
         bound = world.max_price_age_s
-        return MarketView(
-            ticker=m.ticker, version=m.version, as_of=datetime.fromtimestamp(m.as_of, UTC),
-            age_s=age, stale=bound is not None and age > bound,
-            regime=m.regime.value if m.regime else None,
-            regime_multiplier=REGIME_MULTIPLIERS.get(m.regime, 1.0) if m.regime else 1.0,
-            price=m.price, adv=m.adv, spread_bps=m.spread_bps, atr=m.atr,
-            volatility=m.volatility, tick_size=m.tick_size, lot_size=m.lot_size,
-            multiplier=m.multiplier, fx_to_base=m.fx_to_base, currency=m.currency,
-            sector=m.sector, country=m.country, cluster=m.cluster, factors=dict(m.factors))
+        # market_used is the wire shape of MarketUsed (as_of and regime as strings): lax.
+        return MarketView.model_validate({
+            **market_used(m), "ticker": m.ticker, "version": m.version, "age_s": age,
+            "stale": bound is not None and age > bound,
+            "regime_multiplier": REGIME_MULTIPLIERS.get(m.regime, 1.0) if m.regime else 1.0,
+        }, strict=False)
 
     return router

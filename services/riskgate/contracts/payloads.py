@@ -3,7 +3,7 @@
 Building a pydantic model per decision costs more than the decision's chain, so the hot path
 builds these dicts and orjson encodes them. A test checks, key for key, that each one names
 exactly its model's fields, and that what the handler builds validates against the models
-(tests/unit/contracts/test_contract_payloads.py).
+(tests/service/test_action_records.py, TestThePayloadShapes).
 """
 
 from __future__ import annotations
