@@ -6,17 +6,8 @@ import asyncio
 
 import pytest
 
-from riskgate.errors import (
-    OwnershipLost,
-    PartitionHalted,
-    PoisonMessage,
-    PublisherFenced,
-    PublishRefused,
-    RetryableError,
-    RetryablePublishError,
-    RetryableStateError,
-)
-from riskgate.worker.fates import Fate, fate_of
+from riskgate.errors import PublisherFenced, PublishRefused, RetryableError, RetryableStateError
+from riskgate.worker.fates import FATES, Fate, fate_of
 from riskgate.worker.lifecycle import Backoff
 from riskgate.worker.retry import Stopped, retry
 from tests.support.loop_fakes import FakeClock
@@ -24,23 +15,44 @@ from tests.support.loop_fakes import FakeClock
 pytestmark = pytest.mark.service
 
 
+# What each listed error type must do to its batch, written out apart from the table itself.
+EXPECTED_FATES = {
+    "PoisonMessage": Fate.DEAD_LETTER,
+    "PublisherFenced": Fate.DROP,
+    "OwnershipLost": Fate.DROP,
+    "PublishRefused": Fate.HALT,
+    "PartitionHalted": Fate.HALT,
+    "RetryablePublishError": Fate.RETRY,
+    "RetryableStateError": Fate.RETRY,
+    "RetryableError": Fate.RETRY,
+}
+
+
 class TestFates:
-    @pytest.mark.parametrize(("error", "fate"), [
-        (RetryableStateError("db down"), Fate.RETRY),
-        (RetryablePublishError("timeout"), Fate.RETRY),
-        (PoisonMessage("BAD", "undecodable"), Fate.DEAD_LETTER),
-        (PublisherFenced("newer owner"), Fate.DROP),
-        (OwnershipLost("revoked"), Fate.DROP),
-        (PublishRefused("too large"), Fate.HALT),
-        (PartitionHalted("state lost"), Fate.HALT),
-        (ValueError("a bug"), Fate.RETRY),
-    ])
-    def test_each_error_type_has_one_fate(self, error, fate):
-        """The table maps each error to what happens to the batch that raised it."""
-        # Arrange: the error. Act:
+    def test_every_listed_error_type_has_an_expected_fate(self):
+        """The table lists exactly the error types this test expects a fate for."""
+        # Act
+        listed = [kind.__name__ for kind, _ in FATES]
+
+        # Assert
+        assert sorted(listed) == sorted(EXPECTED_FATES)
+
+    @pytest.mark.parametrize("kind", [kind for kind, _ in FATES], ids=lambda k: k.__name__)
+    def test_each_error_type_has_its_fate(self, kind):
+        """An error of each listed type gets its expected fate, whatever comes first in the
+        table (first match wins)."""
+        # Arrange: fate_of looks only at the type, so no constructor arguments are needed.
+        error = kind.__new__(kind)
+
+        # Act
         found = fate_of(error)
 
-        assert found is fate
+        # Assert
+        assert found is EXPECTED_FATES[kind.__name__]
+
+    def test_an_unlisted_error_is_retried(self):
+        """An error the table does not list (a bug) keeps the records and retries them."""
+        assert fate_of(ValueError("a bug")) is Fate.RETRY
 
     def test_a_fenced_publisher_is_not_a_retryable_error(self):
         """Being fenced drops the partition; nothing may retry it as a passing fault."""
