@@ -9,13 +9,14 @@ is merely unreachable is not one of these: the caller retries it as before.
 from __future__ import annotations
 
 import ssl
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 
 from riskgate.kafka.access import KafkaAccessError, diagnose, probe_worker
 from riskgate.settings import Settings
-from riskgate.store.connect import connect
+from riskgate.store.connect import CONNECT_TIMEOUT_S, create_pool
 
 
 class AccessRefused(Exception):
@@ -45,16 +46,18 @@ async def check_kafka(s: Settings) -> None:
         raise AccessRefused(str(exc)) from None
 
 
-async def check_database(s: Settings) -> None:
-    """Connect once; a refused login or an untrusted certificate raises AccessRefused."""
+async def open_pool(s: Settings, *, min_size: int, **options: Any) -> asyncpg.Pool:
+    """The worker's pool, its first connection the check: a refused login or an untrusted
+    certificate raises AccessRefused; any other failure is raised as it is, to be retried."""
+    if min_size < 1:
+        raise ValueError("min_size must be at least 1: the first connection is the check")
     try:
-        conn = await connect(s, timeout=10)
+        return await create_pool(s, min_size=min_size, timeout=CONNECT_TIMEOUT_S, **options)
     except BaseException as exc:
         cause = database_security_fault(s, exc)
         if cause is None:
             raise
         raise AccessRefused(cause) from None
-    await conn.close()
 
 
 def database_security_fault(s: Settings, exc: BaseException) -> str | None:

@@ -28,10 +28,9 @@ from riskgate.kafka.limits import OutputLimits, TopicConfigError, output_limits,
 from riskgate.settings import Settings
 from riskgate.store import history
 from riskgate.store import state as db
-from riskgate.store.connect import create_pool
 from riskgate.store.migrate import migrate
 from riskgate.worker import codec
-from riskgate.worker.access import AccessRefused, check_database, check_kafka
+from riskgate.worker.access import AccessRefused, check_kafka, open_pool
 from riskgate.worker.app import DecisionLoop
 from riskgate.worker.bootstrap import bootstrap
 from riskgate.worker.control import check_config_topic, show_profiles
@@ -126,11 +125,10 @@ class WorkerService:
         try:
             # Credentials, certificates and ACLs first: a refusal is a deployment error, named
             # in one line before anything is read (riskgate.worker.access).
-            await self._retry("database", lambda: check_database(s))
-            await self._retry("kafka access", lambda: check_kafka(s))
-            self.pool = await self._retry("database", lambda: create_pool(
+            self.pool = await self._retry("database", lambda: open_pool(
                 s, min_size=1, max_size=s.partitions + 4, init=db.init_connection,
                 command_timeout=30))
+            await self._retry("kafka access", lambda: check_kafka(s))
             await self._retry("migrations", self._migrate)
             self.limits = await self._retry("output topic limits", self._read_limits)
             self._producer = await self._retry("producer", self._start_producer)
