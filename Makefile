@@ -50,9 +50,13 @@ schemas:
 	$(PY) -m riskgate.contracts.export
 
 # Lint, then every layer against the real broker and database. Any pytest failure fails,
-# including its exit status 5 ("no tests collected").
+# including its exit status 5 ("no tests collected"). Then the layers that run the worker
+# loop again with the librdkafka client (RISKGATE_KAFKA_CLIENT=confluent,
+# docs/kafka-clients.md): it must pass the same tests before anyone may choose it.
 test: lint infra
 	$(VPY) -m pytest $(PYTEST_ARGS)
+	RISKGATE_KAFKA_CLIENT=confluent $(VPY) -m pytest \
+		-m "(integration or e2e or chaos or security) and not client_mechanism" $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
 	$(VPY) -m pytest -m "unit or service" $(PYTEST_ARGS)

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     topics: Topics = Field(default_factory=Topics)
     group_id: str = "riskgate"
     transactional_id_prefix: str = "riskgate"
+    kafka_client: Literal["aiokafka", "confluent"] = Field(
+        default="aiokafka", description="the worker loop's Kafka client (docs/kafka-clients.md): "
+        "aiokafka, one transactional producer per input partition, or confluent (librdkafka), "
+        "one KIP-447 producer per worker")
+    publish_linger_ms: int = Field(default=2, ge=0, le=1000,
+                                   description="how long a producer waits to fill a batch")
     partitions: int = Field(default=8, ge=1)
     global_partitions: int = Field(default=1, ge=1)
     max_message_bytes: int = Field(default=64 * 1024, ge=256)

@@ -3,6 +3,7 @@ the security settings checked for combinations that cannot work (docs/security.m
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,7 +82,7 @@ def settings_problems(exc: ValidationError) -> str:
 
 
 def check_consistent(s: Settings) -> None:
-    """Refuse security settings that could only fail later, at the first connection."""
+    """Refuse settings that could only fail later, at the first connection or client."""
     problems = []
     if s.kafka_security_protocol.startswith("SASL_") and (
             not s.kafka_sasl_username or s.kafka_sasl_password is None):
@@ -102,5 +103,7 @@ def check_consistent(s: Settings) -> None:
         path = getattr(s, name)
         if path is not None and not Path(path).is_file():
             problems.append(f"{name}: no such file {path}")
+    if s.kafka_client == "confluent" and importlib.util.find_spec("confluent_kafka") is None:
+        problems.append("kafka_client confluent needs confluent-kafka: pip install 'riskgate[rdkafka]'")
     if problems:
         raise ValueError("; ".join(problems))

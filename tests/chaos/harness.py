@@ -97,8 +97,12 @@ class Workers:
 
     def start(self, i: int) -> None:
         log = open(self.log_dir / f"worker{i}.log", "ab")  # noqa: SIM115 - lives as long as the process
+        # One stable id per slot, as a pod's name: a restarted worker's producer (librdkafka
+        # client) fences its own killed predecessor at once instead of waiting for its
+        # transaction to time out.
+        env = {**chaos_worker_env(self.s), "RISKGATE_WORKER_ID": f"worker{i}"}
         self.procs[i] = subprocess.Popen([sys.executable, "-m", "riskgate.cli", "worker"],
-                                         env=chaos_worker_env(self.s), stdout=log, stderr=log)
+                                         env=env, stdout=log, stderr=log)
 
     def kill9(self, i: int) -> None:
         proc = self.procs[i]

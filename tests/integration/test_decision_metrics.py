@@ -11,16 +11,14 @@ import time
 from collections import Counter
 
 import pytest
-from aiokafka.errors import KafkaError
 from prometheus_client import REGISTRY
 
 from riskgate.store.connect import connect as db_connect
 from riskgate.worker.handler import expected_partition
-from riskgate.worker.publisher import PartitionPublisher
 from tests.integration.test_pipe import seed_world
-from tests.integration.test_shadow import _losing_first_shadow_commit as lost_first_commit
 from tests.support import builders as b
 from tests.support.kafka import collect, eventually, produce, running_worker, topics
+from tests.support.publish_faults import lose_first_commit
 
 pytestmark = pytest.mark.integration
 
@@ -84,18 +82,6 @@ async def counted_after(s, run) -> tuple[Series, Series, Series]:
     return tuple(grown(b_, series(n)) for b_, n in zip(before, names, strict=True))
 
 
-def _applied_but_unanswered(real, actions_topic: str, calls: list):
-    """A ``PartitionPublisher._transaction`` whose first transaction carrying risk actions
-    commits, but fails as if the commit's answer were lost; every later call is the real one."""
-    async def transaction(self, producer, records, tp, next_offset):
-        first = not calls and any(r.topic == actions_topic for r in records)
-        await real(self, producer, records, tp, next_offset)
-        if first:
-            calls.append(list(records))
-            raise KafkaError("simulated: the commit's outcome is unknown")
-    return transaction
-
-
 class TestDecisionsCountedOncePerCommittedBatch:
     @pytest.mark.parametrize("applied", [False, True], ids=["commit-lost", "commit-applied"])
     async def test_a_batch_whose_kafka_commit_is_retried_counts_each_action_once(
@@ -104,9 +90,7 @@ class TestDecisionsCountedOncePerCommittedBatch:
         storage; or applied, so the re-fetched offset is past it) counts every action once."""
         s, now, p = test_settings, time.time(), f"P{unique}"
         calls: list = []
-        failing = _applied_but_unanswered if applied else lost_first_commit
-        monkeypatch.setattr(PartitionPublisher, "_transaction", failing(
-            PartitionPublisher._transaction, s.topics.actions, calls))
+        lose_first_commit(monkeypatch, s, s.topics.actions, calls, applied=applied)
         async with topics(s):
             await seed_world(s, now, [p], {"AAPL": "TECH"})
             decisions, denied, retries = await counted_after(

@@ -260,10 +260,11 @@ class TestRefusedPublishHalts:
         assert [a["decision_id"] for _, a in while_halted] == [other["decision_id"]]
         rows = [json.loads(line) for line in listed.stdout.splitlines()]
         assert listed.returncode == 0 and [r["partition"] for r in rows] == [part]
-        assert "MessageSizeTooLargeError" in rows[0]["halted"]
+        too_large = {"aiokafka": "MessageSizeTooLargeError", "confluent": "MSG_SIZE_TOO_LARGE"}[s.kafka_client]
+        assert too_large in rows[0]["halted"]
         assert refusals == 1  # halted at once: no retry loop, no climbing producer epochs
         assert resumed.returncode == 0, resumed.stderr
-        assert "MessageSizeTooLargeError" in resumed.stdout
+        assert too_large in resumed.stdout
         assert sorted(a["decision_id"] for _, a in after) == sorted(
             [other["decision_id"], behind["decision_id"]])
         assert [d["error_code"] for _, d in dead] == ["OVERSIZE"]
@@ -279,7 +280,7 @@ class TestPersistentPublishFailure:
         halts its partition (stored) once it has failed for publish_halt_after_s."""
         from riskgate.errors import RetryablePublishError
         from riskgate.worker.handler import expected_partition
-        from riskgate.worker.publisher import PartitionPublisher
+        from tests.support.publish_faults import fail_publishes
 
         s = test_settings.model_copy(update={"publish_halt_after_s": 4.0})
         now = time.time()
@@ -295,7 +296,7 @@ class TestPersistentPublishFailure:
         async with topics(s):
             await seed_world(s, now, [p], {"AAPL": "TECH"})
             async with running_worker(s) as service:
-                monkeypatch.setattr(PartitionPublisher, "publish", failing)
+                fail_publishes(monkeypatch, s, failing)
                 await produce(s, s.topics.proposed, [(p.encode(), b.dumps(
                     b.proposal(f"D{unique}", p, "AAPL", created_at=now)))])
                 await eventually(lambda: service.loop.stuck == [part], what="stuck")

@@ -25,6 +25,7 @@ from tests.conftest import ROOT
 from tests.integration.test_pipe import seed_world
 from tests.support import builders as b
 from tests.support.kafka import collect, produce, running_worker, topics
+from tests.support.publish_faults import usurp_transactional_id
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +35,7 @@ async def _pool(s):
 
 
 class TestZombieFencing:
+    @pytest.mark.client_mechanism  # aiokafka's; librdkafka's is tests/integration/test_rdkafka_fencing.py
     async def test_new_owner_fences_the_old_producer_and_its_open_transaction(self, test_settings):
         """A second producer with the partition's transactional id aborts the first one's work."""
         s = test_settings
@@ -195,12 +197,10 @@ class TestFencedZombie:
             part = await _partition_of(s, p)
             fenced_before = metrics.RETRIES.labels("fenced")._value.get()
             async with running_worker(s):
-                usurper = PartitionPublisher(
-                    s, f"{s.transactional_id_prefix}-{s.topics.proposed}-{part}", s.group_id)
-                await usurper.start()  # fences the worker's producer for this partition
+                usurper = await usurp_transactional_id(s, part)  # fences the worker's producer
                 await produce(s, s.topics.proposed, [(p.encode(), b.dumps(
                     b.proposal(f"D{unique}", p, "AAPL", created_at=time.time())))])
                 actions = await collect(s, s.topics.actions, 1, deadline_s=30, settle_s=2)
-                await usurper.close()
+                await usurper()
         assert metrics.RETRIES.labels("fenced")._value.get() > fenced_before
         assert [a["decision_id"] for _, a in actions] == [f"D{unique}"]

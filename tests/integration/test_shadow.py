@@ -10,14 +10,13 @@ from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka.errors import KafkaError
 from prometheus_client import REGISTRY
 
 from riskgate.records import OutRecord
 from riskgate.store.connect import connect as db_connect
-from riskgate.worker.publisher import PartitionPublisher
 from tests.support import builders as b
 from tests.support.kafka import collect, eventually, produce, running_worker, topics, worker_env
+from tests.support.publish_faults import lose_first_commit
 
 pytestmark = pytest.mark.integration
 
@@ -131,8 +130,7 @@ class TestShadowThroughTheWorker:
         portfolios = [f"P{unique}-{i}" for i in range(2)]
         ds = decisions(unique, portfolios, tk, now)
         lost: list[list[OutRecord]] = []
-        monkeypatch.setattr(PartitionPublisher, "_transaction", _losing_first_shadow_commit(
-            PartitionPublisher._transaction, s.topics.shadow, lost))
+        lose_first_commit(monkeypatch, s, s.topics.shadow, lost, applied=False)
         before = republished()
         async with topics(s):
             await seed(s, now, portfolios, tk)
@@ -150,16 +148,3 @@ class TestShadowThroughTheWorker:
         assert sorted(committed) == sorted(bytes(r["payload"]) for r in rows)
 
 
-def _losing_first_shadow_commit(real, shadow_topic: str, lost: list):
-    """A ``PartitionPublisher._transaction`` that sends the first batch holding shadow records,
-    then aborts it and fails as a lost commit would; every later call is the real one."""
-    async def transaction(self, producer, records, tp, next_offset):
-        if lost or not any(r.topic == shadow_topic for r in records):
-            return await real(self, producer, records, tp, next_offset)
-        lost.append(list(records))
-        await producer.begin_transaction()
-        for r in records:
-            await producer.send(r.topic, r.value, key=r.key)
-        await producer.abort_transaction()
-        raise KafkaError("simulated: the commit's outcome is unknown")
-    return transaction

@@ -67,3 +67,21 @@ def confluent_config(s: Settings) -> dict[str, str]:
     if s.kafka_ssl_key_password is not None:
         config["ssl.key.password"] = s.kafka_ssl_key_password.get_secret_value()
     return config
+
+
+# librdkafka clients (the worker's `kafka_client = "confluent"`). confluent-kafka is an
+# optional extra, so it is imported only when one is asked for.
+
+def confluent_consumer(s: Settings, **config: Any) -> Any:
+    from confluent_kafka import Consumer
+    return Consumer({**confluent_config(s), **config})
+
+
+def confluent_producer(s: Settings, **config: Any) -> Any:
+    from confluent_kafka import Producer
+    return Producer({**confluent_config(s), **config})
+
+
+def confluent_admin(s: Settings, **config: Any) -> Any:
+    from confluent_kafka.admin import AdminClient
+    return AdminClient({**confluent_config(s), **config})

@@ -57,6 +57,7 @@ class DecisionLoop:
     def __init__(self, settings: Settings, store: StateStore, clock: Clock, *,
                  consumers: ConsumerFactory, publishers: PublisherFactory,
                  on_assigned: Callable[[set[int]], Awaitable[None]] | None = None,
+                 on_stopped: Callable[[], Awaitable[None]] | None = None,
                  revoke_grace_s: float = _REVOKE_GRACE_S) -> None:
         self._s = settings
         self._revoke_grace_s = revoke_grace_s
@@ -65,6 +66,7 @@ class DecisionLoop:
         self._consumers = consumers
         self._publishers = publishers
         self._on_assigned = on_assigned
+        self._on_stopped = on_stopped  # closes what the publishers share, after the consumer
         self._consumer: GroupConsumer | None = None
         self._pipelines: dict[TopicPartition, PartitionPipeline] = {}
         # The ownership epoch per partition: a new one at every take-up, none once released.
@@ -116,6 +118,13 @@ class DecisionLoop:
     # ----- the poll task ----------------------------------------------------------------
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            if self._on_stopped is not None:
+                await self._on_stopped()
+
+    async def _run(self) -> None:
         try:
             consumer = await retry(self._start_consumer, what="consumer start", sleep=self._clock.sleep,
                                    retry_on=(KafkaError,), stopping=self._stopping)

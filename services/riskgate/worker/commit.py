@@ -45,6 +45,9 @@ class PartitionCommit:
        transaction (the next owner's ``init_transactions`` does it); the records are read
        again, found at or below the progress, and step 2 republishes the same bytes. A crash
        after it leaves nothing to redo. ``read_committed`` readers see each output once.
+       (With librdkafka the producer is the worker's one KIP-447 producer, the transaction
+       may carry other partitions' batches too, and a zombie is fenced by its stale group
+       generation; docs/kafka-clients.md.)
     7. Raise the floor to ``last + 1`` and count the decisions (once committed, never before).
 
     The invariants that keep this exactly-once, with the loop around it

@@ -1,7 +1,8 @@
 """The worker loop's ports: what it needs from PostgreSQL, Kafka and time, and nothing more.
 
-Each has a real adapter (``batch.BatchCommitter``, ``publisher.PartitionPublisher``, aiokafka's
-consumer, ``SystemClock``) wired by ``bootstrap.bootstrap``, and an in-memory fake in
+Each has a real adapter (``batch.BatchCommitter``; ``publisher.PartitionPublisher`` and aiokafka's
+consumer, or ``rdkafka_publisher`` and ``rdkafka_consumer``; ``SystemClock``) wired by
+``bootstrap.bootstrap``, and an in-memory fake in
 ``tests/support/loop_fakes.py`` for the service tests.
 """
 
@@ -76,7 +77,8 @@ class StateStore(Protocol):
 
 
 class Publisher(Protocol):
-    """The transactional producer of one input partition."""
+    """The transactional publishing of one input partition: its own producer (aiokafka), or
+    its share of the worker's one producer (librdkafka)."""
 
     txn_id: str
 

@@ -63,7 +63,7 @@ class PartitionPublisher:
             transactional_id=self.txn_id,
             enable_idempotence=True,
             acks="all",
-            linger_ms=2,
+            linger_ms=self._settings.publish_linger_ms,
             max_batch_size=self._max_batch_bytes,
             max_request_size=self._max_request_bytes,
             transaction_timeout_ms=60_000,
