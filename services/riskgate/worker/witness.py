@@ -29,7 +29,7 @@ class WitnessBuilder:
                 strategy_id: str) -> bytes:
         """The JSON witness of the decision that takes ``row.seq``."""
         market = self._world.market
-        held = set(row.projected(self._now, self._world.snapshot_ttl_s))
+        held = row.held(self._now, self._world.snapshot_ttl_s)
         if ticker is not None:
             held.add(ticker)
         return orjson.dumps({
