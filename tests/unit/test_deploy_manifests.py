@@ -144,7 +144,10 @@ class TestWorkerPod:
         for doc in manifests():
             if doc["kind"] in {"Deployment", "Job"}:
                 for c in containers(doc):
-                    refs = [e for e in c.get("env", []) if "valueFrom" in e]
+                    # A pod's own name (fieldRef) is no secret; a secretKeyRef, or anything
+                    # else taken from outside the spec, is refused.
+                    refs = [e for e in c.get("env", []) if "valueFrom" in e
+                            and set(e["valueFrom"]) != {"fieldRef"}]
                     refs += [e for e in c.get("envFrom", []) if "secretRef" in e]
                     assert refs == [], c["name"]
                     assert c["command"][0] == "riskgate" and "args" not in c, c["name"]
@@ -198,6 +201,13 @@ def config_map_leaks(data: dict[str, str]) -> list[str]:
     return leaks + [k for k, v in data.items() if "-----BEGIN" in v]
 
 
+def env_value(entry: dict) -> str:
+    """An env entry's value; a field of the pod (its name) stands as ``<fieldPath>``."""
+    if "value" in entry:
+        return entry["value"]
+    return f"<{entry['valueFrom']['fieldRef']['fieldPath']}>"
+
+
 def pod_settings(doc: dict, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """The settings this workload's container builds, with every file its Secret volumes
     project written under `tmp` as `<Secret>:<key>`; any other path stays as written."""
@@ -206,7 +216,7 @@ def pod_settings(doc: dict, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Setti
     for path, (secret, key) in files.items():
         (tmp / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
         (tmp / path.lstrip("/")).write_text(f"{secret}:{key}\n")
-    env = {**one("ConfigMap")["data"], **{e["name"]: e["value"] for e in container.get("env", [])}}
+    env = {**one("ConfigMap")["data"], **{e["name"]: env_value(e) for e in container.get("env", [])}}
     for name in [n for n in os.environ if n.upper().startswith("RISKGATE_")]:
         monkeypatch.delenv(name)
     for name, value in env.items():
@@ -258,7 +268,7 @@ class TestSecrets:
         for doc in workloads():
             principal = PRINCIPALS[doc["metadata"]["name"]]
             (c,) = pod_spec(doc)["containers"]
-            env = {e["name"]: e["value"] for e in c["env"]}
+            env = {e["name"]: env_value(e) for e in c["env"]}
             secret, key = secret_files(doc, c)[env["RISKGATE_KAFKA_SASL_USERNAME_FILE"]]
             assert (secret, key) == (f"riskgate-kafka-{principal}", "username")
         refs = one("TriggerAuthentication")["spec"]["secretTargetRef"]
