@@ -213,3 +213,25 @@ class TestSharedTransactions:
         with pytest.raises(PublishRefused):
             await rig.publisher(0).start()
         await rig.txns.close()
+
+    async def test_an_unexpected_error_is_an_unknown_outcome_and_the_committer_goes_on(self):
+        """A bug inside the transaction (here produce raising TypeError) settles the batch as
+        retryable, discards the producer, and the next batch commits on a new one."""
+        # Arrange
+        rig = Rig()
+        p0 = rig.publisher(0)
+        await p0.start()
+        broken = rig.made[0]
+
+        def bug(*args, **kwargs):
+            raise TypeError("a bug")
+        broken.produce = bug
+        # Act
+        with pytest.raises(RetryablePublishError):
+            await asyncio.wait_for(p0.publish(_records(0), p0.tp, 1), timeout=5)
+        await p0.restart()
+        await asyncio.wait_for(p0.publish(_records(0), p0.tp, 1), timeout=5)
+        await rig.txns.close()
+        # Assert
+        assert len(rig.made) == 2
+        assert [t["offsets"] for t in rig.made[1].transactions] == [[("in", 0, 1)]]

@@ -163,6 +163,10 @@ class WorkerTransactions:
             except _Failed as failed:
                 await self._failed(producer, batches, failed)
                 continue
+            except Exception as exc:  # noqa: BLE001 - a bug: unknown outcome, never a lost batch
+                log.exception("transaction_bug", txn_id=self.txn_id)
+                await self._failed(producer, batches, _Failed(KafkaError(KafkaError._FAIL, repr(exc)), broken=True))
+                continue
             for batch in batches:
                 _settle(batch, None)
 
