@@ -43,8 +43,9 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def _fresh(plan: Plan, partitions: int, base: Settings | None = None
-                 ) -> tuple[str, Settings, list[str]]:
+async def fresh_run(plan: Plan, partitions: int, base: Settings | None = None
+                    ) -> tuple[str, Settings, list[str]]:
+    """A run id, its settings (own topics, group, transactional ids) and its seeded portfolios."""
     run = uuid.uuid4().hex[:8]
     s = kio.run_settings(base or Settings(), run, partitions)
     portfolio_ids = w.portfolio_ids(run, plan.portfolios)
@@ -60,7 +61,7 @@ async def saturate(system: str, plan: Plan, workers: int = 1, partitions: int | 
     connection settings (default ``Settings()``); ``footprint`` adds the bytes per decision
     written to Kafka and PostgreSQL (bench/footprint.py)."""
     partitions = partitions or plan.partitions
-    run, s, portfolio_ids = await _fresh(plan, partitions, base)
+    run, s, portfolio_ids = await fresh_run(plan, partitions, base)
     n = plan.decisions
     await kio.preload(s, kio.decisions(run, portfolio_ids, n))
     collector = kio.Collector(s, s.topics.targets, partitions)
@@ -71,14 +72,7 @@ async def saturate(system: str, plan: Plan, workers: int = 1, partitions: int | 
     probe = procs.CpuProbe([p.pid for p in children])
     if on_start is not None:
         on_start(children)
-    marks: dict[str, Any] = {}
-
-    def mark(name: str) -> None:
-        marks[name] = (time.time(), collector.count, probe.sample(),
-                       [procs.rss_mib(p.pid) for p in children])
-
-    collector.at(max(1, n // 10), lambda: mark("lo"))
-    collector.at(n * 9 // 10, lambda: mark("hi"))
+    marks = window_marks(collector, n, probe, children)
     extra: dict[str, Any] = {}
     try:
         complete = await collector.until(n, plan.deadline_s, alive=procs.alive(children))
@@ -91,13 +85,27 @@ async def saturate(system: str, plan: Plan, workers: int = 1, partitions: int | 
     result: dict[str, Any] = {"system": system, "workers": workers, "partitions": partitions,
                               "decisions": n, "complete": complete, "exit_codes": codes,
                               "seen": collector.count, "disturbed": probe.disturbed(), **extra,
-                              **_window(marks)}
+                              **throughput_window(marks)}
     if complete:
         result["wall_s_incl_startup"] = round(collector.time_at(n) - started, 2)
     return result
 
 
-def _window(marks: dict[str, Any]) -> dict[str, Any]:
+def window_marks(collector: kio.Collector, n: int, probe: procs.CpuProbe,
+                 children: list) -> dict[str, Any]:
+    """Filled when 10% and 90% of ``n`` targets have been seen: time, count, CPU, memory."""
+    marks: dict[str, Any] = {}
+
+    def mark(name: str) -> None:
+        marks[name] = (time.time(), collector.count, probe.sample(),
+                       [procs.rss_mib(p.pid) for p in children])
+
+    collector.at(max(1, n // 10), lambda: mark("lo"))
+    collector.at(n * 9 // 10, lambda: mark("hi"))
+    return marks
+
+
+def throughput_window(marks: dict[str, Any]) -> dict[str, Any]:
     """Rate, CPU shares and memory between the 10% and the 90% marks (none if not reached)."""
     if "lo" not in marks or "hi" not in marks:
         return {}
@@ -126,7 +134,7 @@ async def paced_at(system: str, plan: Plan, rates: list[float], workers: int = 1
     """Start the system, warm it up, then send at each of ``rates`` (per second) for
     ``plan.paced_seconds``, waiting at most ``drain_s`` more for the last target; the latency
     of every decision, per rate."""
-    run, s, portfolio_ids = await _fresh(plan, plan.partitions, base)
+    run, s, portfolio_ids = await fresh_run(plan, plan.partitions, base)
     collector = kio.Collector(s, s.topics.targets, plan.partitions)
     await collector.start()
     children = procs.start(system, s, workers, plan.log_dir)
@@ -139,8 +147,8 @@ async def paced_at(system: str, plan: Plan, rates: list[float], workers: int = 1
             raise RuntimeError(f"{system} did not answer the warm-up within 180 s")
         first = len(warm)
         for rate in rates:
-            results.append(await _level(s, collector, run, portfolio_ids, first, rate, plan,
-                                        drain_s, procs.alive(children)))
+            results.append(await paced_level(s, collector, run, portfolio_ids, first, rate,
+                                             plan, drain_s, procs.alive(children)))
             first += results[-1]["decisions"]
     finally:
         await asyncio.to_thread(procs.stop, children)
@@ -150,9 +158,11 @@ async def paced_at(system: str, plan: Plan, rates: list[float], workers: int = 1
     return [{**level, "disturbed": disturbed} for level in results]
 
 
-async def _level(s: Settings, collector: kio.Collector, run: str, portfolio_ids: list[str],
-                 first: int, rate: float, plan: Plan, drain_s: float,
-                 alive: Callable[[], bool]) -> dict[str, Any]:
+async def paced_level(s: Settings, collector: kio.Collector, run: str, portfolio_ids: list[str],
+                      first: int, rate: float, plan: Plan, drain_s: float,
+                      alive: Callable[[], bool]) -> dict[str, Any]:
+    """Send decisions ``first``.. at ``rate`` for ``plan.paced_seconds`` to a running system;
+    their latencies, and the rates sent, delivered and kept."""
     payloads = kio.decisions(run, portfolio_ids, max(10, int(rate * plan.paced_seconds)), first)
     sent: dict[str, float] = {}
     expected = collector.count + len(payloads)

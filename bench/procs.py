@@ -1,4 +1,4 @@
-"""Start the three systems as processes, and read their CPU time and memory from /proc."""
+"""Start the systems as processes, and read their CPU time and memory from /proc."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from tests.chaos.harness import chaos_worker_env as worker_env
 from riskgate.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-SYSTEMS = ("riskgate", "passthrough", "passthrough_confluent", "faust")
+SYSTEMS = ("riskgate", "riskgate_confluent", "passthrough", "passthrough_confluent", "faust")
+# The riskgate worker with each of its Kafka clients (RISKGATE_KAFKA_CLIENT).
+WORKER_CLIENTS = {"riskgate": "aiokafka", "riskgate_confluent": "confluent"}
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -28,12 +30,17 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def command(system: str, s: Settings, worker: int) -> tuple[list[str], dict[str, str]]:
     """The command line and environment of one process of ``system``."""
     t, py = s.topics, sys.executable
-    if system in ("riskgate", "passthrough_confluent"):
-        # Both read their connection settings from the worker's RISKGATE_* environment.
+    if system in WORKER_CLIENTS or system == "passthrough_confluent":
+        # All read their connection settings from the worker's RISKGATE_* environment.
         env = worker_env(s)
         env.update({"RISKGATE_MAX_DECISION_AGE_S": "3600",
                     "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "services")])})
-        if system == "riskgate":
+        if system in WORKER_CLIENTS:
+            # The batching and linger settings of ``s`` (the tuning section varies them).
+            env.update({"RISKGATE_KAFKA_CLIENT": WORKER_CLIENTS[system],
+                        "RISKGATE_PUBLISH_LINGER_MS": str(s.publish_linger_ms),
+                        "RISKGATE_BATCH_MAX_RECORDS": str(s.batch_max_records),
+                        "RISKGATE_BATCH_TIMEOUT_MS": str(s.batch_timeout_ms)})
             return [py, "-m", "riskgate.cli", "worker"], env
         return [py, "-m", "bench.passthrough_confluent", "--group", s.group_id,
                 "--txn-prefix", s.transactional_id_prefix, "--source", t.proposed,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import equal_rate, footprint, secure, stages
+from bench import equal_rate, footprint, secure, stages, tuning
 from bench.goals import evaluate as goals
 from bench.replay import replay_table
 from bench.shadow import shadow_table
@@ -32,6 +32,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += footprint.table((results.get("e2e") or {}).get("bytes_per_decision"))
     lines += stages.table(results.get("stages", {}))
     lines += secure.table(results.get("secure", {}))
+    lines += tuning.table(results.get("tuning", {}), _fmt)
     lines += _growth_tables(results.get("growth", {}), results.get("scale", {}))
     lines += _profile_table(results.get("profile", {}))
     lines += shadow_table(results.get("shadow", {}))
@@ -75,6 +76,8 @@ def _e2e_tables(e: dict[str, Any]) -> list[str]:
              "| system | max decisions/s | runs | CPU % system / broker / PG / other |",
              "|---|---|---|---|"]
     names = {"riskgate": "(a) riskgate worker, exactly-once",
+             "riskgate_confluent": "(a') riskgate worker, exactly-once, confluent-kafka client "
+                                   "(one KIP-447 producer per worker)",
              "passthrough": "(b) bare aiokafka transactional pass-through",
              "passthrough_confluent": "(b') bare confluent-kafka (librdkafka) transactional "
                                       "pass-through, one producer for all partitions (KIP-447)",
@@ -91,6 +94,7 @@ def _e2e_tables(e: dict[str, Any]) -> list[str]:
               f"ratio a/b' (riskgate / confluent-kafka pass-through): **{_fmt(conf['median'], 2)}** "
               f"(pairs {conf['pairs']}); ratio a/c (riskgate / faust): "
               f"**{_fmt(e['ratio_a_c']['median'], 2)}** (pairs {e['ratio_a_c']['pairs']}).", "",
+              *_confluent_ratios(e),
               "### Latency at fractions of each system's own max", "",
               "| system | load | target/s | sent/s | delivered/s | p50 ms | p99 ms | max ms |",
               "|---|---|---|---|---|---|---|---|"]
@@ -101,6 +105,18 @@ def _e2e_tables(e: dict[str, Any]) -> list[str]:
                          f"{_fmt(row['delivered_rate'], 0)} | {_fmt(row['p50_ms'])} | "
                          f"{_fmt(row['p99_ms'])} | {_fmt(row['max_ms'])} |")
     return [*lines, "", *equal_rate.table(e.get("equal_rate") or [], _fmt)]
+
+
+def _confluent_ratios(e: dict[str, Any]) -> list[str]:
+    """The ratios of riskgate on the confluent-kafka client (a'), when it was measured."""
+    labels = (("ratio_rc_b", "a'/b (aiokafka pass-through)"),
+              ("ratio_rc_b_confluent", "a'/b' (confluent-kafka pass-through)"),
+              ("ratio_rc_c", "a'/c (faust)"), ("ratio_rc_a", "a'/a (riskgate on aiokafka)"))
+    present = [(label, e[key]) for key, label in labels if key in e]
+    if not present:
+        return []
+    parts = [f"{label} **{_fmt(r['median'], 2)}** (pairs {r['pairs']})" for label, r in present]
+    return ["Riskgate on the confluent-kafka client: " + "; ".join(parts) + ".", ""]
 
 
 def _growth_tables(g: dict[str, Any], s: dict[str, Any]) -> list[str]:

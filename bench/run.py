@@ -6,8 +6,9 @@ Nothing here asserts on time. Sizes are flags, or ``BENCH_<FLAG>`` environment v
 
     python -m bench.run [--rounds 3] [--decisions 40000] [--paced-seconds 5]
                         [--equal-rounds 2] [--secure-rounds 2] [--secure-decisions 20000]
-                        [--stage-batches 10]
-                        [--sections core growth e2e stages secure scale profile shadow replay]
+                        [--stage-batches 10] [--tuning-rounds 2] [--tuning-decisions 16000]
+                        [--sections core growth e2e stages secure tuning scale profile shadow
+                                    replay]
                         [--quick] [--out DIR] [--replay-decisions 20000] [--keep]
 
 ``--quick`` (or ``RISKGATE_BENCH_QUICK=1``) shrinks every size to check the plumbing in a few
@@ -31,12 +32,12 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
-from bench import e2e, equal_rate, profile, replay, report, sections, secure, shadow, stages
+from bench import e2e, equal_rate, profile, replay, report, sections, secure, shadow, stages, tuning
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-ALL_SECTIONS = ("core", "growth", "e2e", "stages", "secure", "scale", "profile", "shadow",
-                "replay")
+ALL_SECTIONS = ("core", "growth", "e2e", "stages", "secure", "tuning", "scale", "profile",
+                "shadow", "replay")
 
 
 def _arg(parser: argparse.ArgumentParser, flag: str, kind: type, default: Any, help: str) -> None:
@@ -57,6 +58,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     _arg(parser, "secure-rounds", int, 2, "alternated rounds of SASL_SSL against plaintext")
     _arg(parser, "secure-decisions", int, 20_000, "decisions pre-loaded per SASL_SSL/plaintext run")
     _arg(parser, "stage-batches", int, 10, "batches timed by the per-stage breakdown")
+    _arg(parser, "tuning-rounds", int, 2, "alternated rounds of the linger and batch tuning")
+    _arg(parser, "tuning-decisions", int, 16_000, "decisions pre-loaded per tuning run")
     parser.add_argument("--keep", action="store_true", help="keep the replay's scratch database")
     parser.add_argument("--sections", nargs="+", choices=ALL_SECTIONS,
                         default=os.environ.get("BENCH_SECTIONS", " ".join(ALL_SECTIONS)).split())
@@ -69,7 +72,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         args.quick = True
         args.rounds, args.decisions, args.micro_decisions, args.paced_seconds = 1, 3_000, 300, 2.0
         args.equal_rounds, args.secure_rounds, args.stage_batches = 1, 1, 3
-        args.secure_decisions = args.decisions
+        args.secure_decisions = args.tuning_decisions = args.decisions
+        args.tuning_rounds = 1
         args.replay_decisions = min(args.replay_decisions, 2_000)
     return args
 
@@ -161,10 +165,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             log(f"{name} ...")
             results[name] = steps[name]()
             write(results, args.out)
-    if {"e2e", "stages", "secure", "scale", "profile", "shadow"} & set(args.sections):
+    if {"e2e", "stages", "secure", "tuning", "scale", "profile", "shadow"} & set(args.sections):
         _ensure_infra()
         await _migrate()
     await _issue11_sections(args, plan, results)
+    if "tuning" in args.sections:
+        max_rate = (results.get("e2e") or {}).get("max_rate", {})
+        results["tuning"] = await _guarded(tuning.measure(
+            plan, max_rate, args.tuning_rounds, args.tuning_decisions, log), results)
+        write(results, args.out)
     if "scale" in args.sections:
         shapes = [(1, 4), (2, 4), (1, 8), (2, 8)]
         results["scale"] = await sections.scale(plan, shapes, log)

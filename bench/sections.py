@@ -13,7 +13,7 @@ from bench import core, e2e, nautilus
 from bench.procs import SYSTEMS
 
 # Paced at fractions of their own max; the confluent pass-through only at the equal rates.
-PACED = ("riskgate", "passthrough", "faust")
+PACED = ("riskgate", "riskgate_confluent", "passthrough", "faust")
 
 
 def median(values: list[float | None]) -> float | None:
@@ -106,7 +106,8 @@ def rotated(items: tuple[str, ...], r: int) -> tuple[str, ...]:
     return items[r % len(items):] + items[:r % len(items)]
 
 
-_MISSING = {"faust": "faust", "passthrough_confluent": "confluent_kafka"}
+_MISSING = {"faust": "faust", "passthrough_confluent": "confluent_kafka",
+            "riskgate_confluent": "confluent_kafka"}
 
 
 async def _saturate_one(system: str, plan: e2e.Plan, r: int) -> dict[str, Any]:
@@ -121,8 +122,8 @@ async def _saturate_one(system: str, plan: e2e.Plan, r: int) -> dict[str, Any]:
 
 
 async def end_to_end(plan: e2e.Plan, log: Callable[[str], None]) -> dict[str, Any]:
-    """Section 2: saturate each system in alternation, then pace riskgate, the aiokafka
-    pass-through and faust at 25/50/90% of their own max."""
+    """Section 2: saturate each system in alternation, then pace riskgate (both clients), the
+    aiokafka pass-through and faust at 25/50/90% of their own max."""
     saturated: dict[str, list[dict]] = {s: [] for s in SYSTEMS}
     for r in range(plan.rounds):
         for system in rotated(SYSTEMS, r):
@@ -149,6 +150,12 @@ async def end_to_end(plan: e2e.Plan, log: Callable[[str], None]) -> dict[str, An
         "ratio_a_b": pair_ratios(rates["riskgate"], rates["passthrough"]),
         "ratio_a_b_confluent": pair_ratios(rates["riskgate"], rates["passthrough_confluent"]),
         "ratio_a_c": pair_ratios(rates["riskgate"], rates["faust"]),
+        # rc: riskgate on the confluent-kafka client, against the same three and riskgate.
+        "ratio_rc_b": pair_ratios(rates["riskgate_confluent"], rates["passthrough"]),
+        "ratio_rc_b_confluent": pair_ratios(rates["riskgate_confluent"],
+                                            rates["passthrough_confluent"]),
+        "ratio_rc_c": pair_ratios(rates["riskgate_confluent"], rates["faust"]),
+        "ratio_rc_a": pair_ratios(rates["riskgate_confluent"], rates["riskgate"]),
         "paced": paced_runs, "latency": latency_summary(paced_runs, plan.levels),
         "bytes_per_decision": next((run["bytes"] for run in saturated["riskgate"]
                                     if "bytes" in run), None),

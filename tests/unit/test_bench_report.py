@@ -1,12 +1,13 @@
 """The bench's latest.json shape and its goals: equal-rate rows, bytes per decision, the stage
-table, the SASL_SSL section, and the issue 11 goals (pure functions, no broker)."""
+table, the SASL_SSL section, the tuning section, and the issue 11 goals for the worker on each
+Kafka client (pure functions, no broker)."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 import pytest
-from bench import equal_rate, footprint, report, secure
+from bench import equal_rate, footprint, procs, report, secure, tuning
 from bench.goals import evaluate
 from bench.passthrough_confluent import next_offsets
 
@@ -19,9 +20,11 @@ def _level(rate: float, p50: float, p99: float, kept: float, complete: bool = Tr
 
 
 def _equal_runs() -> dict[str, list]:
-    """Riskgate and the pass-through keep up at both rates; faust only at the lower one."""
+    """Riskgate (both clients) and the pass-through keep up at both rates; faust only at the
+    lower one."""
     return {
         "riskgate": [[_level(100, 10, 20, 100), _level(1000, 30, 60, 1000)]],
+        "riskgate_confluent": [[_level(100, 12, 20, 100), _level(1000, 25, 40, 1000)]],
         "passthrough": [[_level(100, 8, 16, 100), _level(1000, 20, 30, 990)]],
         "faust": [[_level(100, 40, 80, 98), _level(1000, 900, 4000, 300, complete=False)]],
     }
@@ -78,6 +81,10 @@ def _results() -> dict:
         "e2e": {"plan": {}, "saturate": {}, "max_rate": {},
                 "ratio_a_b": {"median": 0.5, "pairs": [0.5]},
                 "ratio_a_c": {"median": 9.0, "pairs": [9.0]}, "latency": {},
+                "ratio_rc_b": {"median": 0.3, "pairs": [0.3]},
+                "ratio_rc_b_confluent": {"median": 0.2, "pairs": [0.2]},
+                "ratio_rc_c": {"median": 10.0, "pairs": [10.0]},
+                "ratio_rc_a": {"median": 1.2, "pairs": [1.2]},
                 "equal_rate": rows},
     }
 
@@ -91,14 +98,17 @@ def _goal_for(runs: dict[str, list], needle: str) -> dict:
 
 class TestIssue11Goals:
     def test_every_new_goal_is_computed(self) -> None:
-        """Throughput, equal-rate latency, handler and bytes-to-bytes goals all get a value."""
+        """Throughput, equal-rate latency (for each client), handler and bytes-to-bytes goals
+        all get a value."""
         # Arrange
         results = _results()
         # Act
         goals = {g["goal"]: g for g in evaluate(results)}
         # Assert
         new = {k: v for k, v in goals.items() if k.startswith("issue 11")}
-        assert len(new) == 7 and all(g["value"] is not None for g in new.values())
+        confluent = [k for k in new if k.startswith("issue 11 (riskgate_confluent)")]
+        assert len(new) == 12 and len(confluent) == 5
+        assert all(g["value"] is not None for g in new.values())
         assert goals["bytes to bytes <= 15 µs"]["met"] is False  # the old goal stays
 
     def test_the_goals_compare_riskgate_with_the_baselines(self) -> None:
@@ -116,6 +126,39 @@ class TestIssue11Goals:
         assert (p50["value"], p50["met"]) == (0.25, True)
         assert (p99["value"], p99["met"], p99["gap"]) == (2.0, False, "1.33x of the goal")
         assert (handler["met"], handler["gap"]) == (False, "1.25x of the goal")
+
+    def test_the_confluent_client_goals_use_its_own_rows_and_ratios(self) -> None:
+        """riskgate_confluent's goals read ratio_rc_* and its equal-rate rows, not riskgate's."""
+        # Arrange
+        results = _results()
+        # Act
+        goals = {g["goal"]: g for g in evaluate(results)}
+        # Assert
+        prefix = "issue 11 (riskgate_confluent): "
+        to_b = goals[prefix + "exactly-once throughput >= 0.4x aiokafka pass-through"]
+        to_c = goals[prefix + "exactly-once throughput >= 8x faust"]
+        p50 = goals[prefix + "at the lower equal rate (100/s) riskgate_confluent p50 <= faust "
+                    "p50 (ratio riskgate_confluent / faust <= 1)"]
+        p99 = goals[prefix + "at the higher equal rate (1000/s) riskgate_confluent p99 <= 1.5x "
+                    "aiokafka pass-through p99 (ratio)"]
+        assert (to_b["value"], to_b["met"], to_c["value"], to_c["met"]) == (0.3, False, 10.0, True)
+        assert (p50["value"], p50["met"]) == (0.3, True)
+        assert (p99["value"], p99["met"]) == (1.333, True)
+
+    def test_the_confluent_client_behind_misses_only_its_own_goal(self) -> None:
+        """riskgate_confluent unable to keep up misses its goal; riskgate's stays met."""
+        # Arrange
+        runs = _equal_runs()
+        runs["riskgate_confluent"][0][1] = _level(1000, 900, 3000, 400, complete=False)
+        results = _results()
+        results["e2e"]["equal_rate"] = equal_rate.summary(runs, [100, 1000])
+        # Act
+        goals = [g for g in evaluate(results) if "p99 <= 1.5x" in g["goal"]]
+        # Assert
+        mine, confluent = goals
+        assert mine["goal"].startswith("issue 11: ") and mine["met"] is False  # 60/30 = 2x
+        assert (confluent["value"], confluent["met"]) == (None, False)
+        assert confluent["gap"] == "riskgate_confluent cannot keep up (400/s delivered)"
 
     def test_riskgate_behind_the_rate_misses_the_latency_goal(self) -> None:
         """riskgate unable to keep up at the high rate misses the goal, and the gap says why."""
@@ -219,6 +262,88 @@ class TestMarkdown:
         # Assert
         assert "Latency at equal absolute rates" in text
         assert "faust at 1,000/s omitted" in text and "| 100 | riskgate |" in text
+
+
+    def test_the_confluent_client_ratios_are_rendered(self) -> None:
+        """latest.md names riskgate on the confluent client and its ratio to each baseline."""
+        # Arrange
+        results = _results()
+        # Act
+        text = report.markdown({**results, "goals": evaluate(results)})
+        # Assert
+        assert "a'/b (aiokafka pass-through) **0.30**" in text
+        assert "a'/b' (confluent-kafka pass-through) **0.20**" in text
+        assert "a'/c (faust) **10.00**" in text and "a'/a (riskgate on aiokafka) **1.20**" in text
+
+
+class TestWorkerCommand:
+    def test_each_client_gets_its_setting_and_the_tuned_values(self) -> None:
+        """The worker's env names its Kafka client and carries linger, batch size and timeout."""
+        # Arrange
+        s = tuning.Config("riskgate_confluent", 5, 100, 10).settings()
+        # Act
+        _, confluent = procs.command("riskgate_confluent", s, 0)
+        _, aiokafka = procs.command("riskgate", s, 0)
+        # Assert
+        assert (confluent["RISKGATE_KAFKA_CLIENT"], aiokafka["RISKGATE_KAFKA_CLIENT"]) == (
+            "confluent", "aiokafka")
+        assert (confluent["RISKGATE_PUBLISH_LINGER_MS"], confluent["RISKGATE_BATCH_MAX_RECORDS"],
+                confluent["RISKGATE_BATCH_TIMEOUT_MS"]) == ("5", "100", "10")
+
+
+def _tuning_run(rate: float | None, p99: float, kept_up: bool = True) -> dict:
+    return {"rate_per_s": rate, "window_s": 3.0, "kept_up": kept_up,
+            "paced": {"p50_ms": p99 / 2, "p99_ms": p99, "max_ms": p99 + 1}}
+
+
+class TestTuning:
+    def test_the_grid_interleaves_the_clients_around_the_defaults(self) -> None:
+        """Linger 0/2/5 x batch 100/500, plus the short timeout, for each client, alternating."""
+        # Arrange
+        expected_default = ("riskgate", 2, 500, 50)
+        # Act
+        configs = tuning.grid()
+        # Assert
+        assert tuple(tuning.default("riskgate")) == expected_default
+        assert len(configs) == 14 and len(set(configs)) == 14
+        assert [c.system for c in configs[:2]] == ["riskgate", "riskgate_confluent"]
+        assert {c.timeout_ms for c in configs if c.linger_ms != 2 or c.batch_max != 500} == {50}
+
+    def test_summary_compares_each_configuration_with_its_clients_default(self) -> None:
+        """Ratios are taken round by round against the same client's default run."""
+        # Arrange
+        base, other = tuning.default("riskgate"), tuning.Config("riskgate", 0, 100, 50)
+        runs = {base.key: [_tuning_run(1000, 100), _tuning_run(2000, 200)],
+                other.key: [_tuning_run(1500, 50), _tuning_run(2000, 100)]}
+        # Act
+        rows = tuning.summary([base, other], runs)
+        # Assert
+        row = rows[1]
+        assert row["is_default"] is False and rows[0]["is_default"] is True
+        assert row["rate_vs_default"] == {"pairs": [1.5, 1.0], "median": 1.25}
+        assert row["p99_vs_default"] == {"pairs": [0.5, 0.5], "median": 0.5}
+
+    def test_a_round_that_fell_behind_gives_no_latency(self) -> None:
+        """A paced run under the rate counts for throughput only, and the row says so."""
+        # Arrange
+        base = tuning.default("riskgate_confluent")
+        runs = {base.key: [_tuning_run(1000, 100), _tuning_run(1200, 9000, kept_up=False)]}
+        # Act
+        row = tuning.summary([base], runs)[0]
+        # Assert
+        assert (row["rate_per_s"], row["p99_ms"], row["kept_up"]) == (1100, 100, False)
+
+    def test_the_table_marks_the_defaults(self) -> None:
+        """latest.md has one row per configuration, the client's default marked."""
+        # Arrange
+        base = tuning.default("riskgate")
+        section = {"measured": True, "rounds": 1, "decisions": 100, "paced_rate": 500,
+                   "summary": tuning.summary([base], {base.key: [_tuning_run(900, 80)]})}
+        # Act
+        text = report.markdown({"tuning": section})
+        # Assert
+        assert "## Linger and batch tuning" in text
+        assert "| aiokafka (default) | 2 | 500 | 50 | 900 | 1.00 |" in text
 
 
 class TestConfluentPassThrough:
