@@ -15,12 +15,10 @@ import asyncpg
 from riskgate.api.errors import ApiError
 from riskgate.core import Environment, PortfolioBook
 from riskgate.settings import Settings
-from riskgate.store.connect import create_pool
+from riskgate.store.connect import DB_FAULTS, create_pool
 from riskgate.store.state import PortfolioRow, init_connection, load_portfolios
 from riskgate.worker.globals import GlobalState
 from riskgate.worker.outputs import BatchContext
-
-_DB_FAULTS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
 
 class PortfolioSource(Protocol):
@@ -54,7 +52,7 @@ class StoredPortfolios:
                     self._settings, min_size=0, max_size=4, init=init_connection, command_timeout=10)
             async with self._pool.acquire(timeout=5) as conn:
                 rows = await load_portfolios(conn, [portfolio_id])
-        except _DB_FAULTS as exc:
+        except DB_FAULTS as exc:
             raise ApiError(503, "STATE_UNAVAILABLE",
                            f"the state store is unavailable ({type(exc).__name__}); "
                            "nothing was assessed") from None

@@ -12,6 +12,12 @@ from riskgate.settings import Settings
 #: How long one connection attempt may take: a dead or silent host fails in seconds.
 CONNECT_TIMEOUT_S = 10.0
 
+# What a PostgreSQL outage or restart can raise: retry on a fresh connection, never crash.
+# InternalClientError is asyncpg's "another operation is in progress" on a connection that a
+# restart broke mid-query (seen in the chaos run's PostgreSQL restart).
+DB_FAULTS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, TimeoutError)
+
 def _ssl(s: Settings) -> ssl.SSLContext | str | None:
     mode = s.database_sslmode
     if mode is None:

@@ -13,10 +13,9 @@ from riskgate.errors import PartitionHalted, RetryableStateError
 from riskgate.records import InRecord, OutRecord
 from riskgate.store import history, partitions, shadow
 from riskgate.store import state as db
+from riskgate.store.connect import DB_FAULTS
 from riskgate.worker.commit import PartitionCommit
 from riskgate.worker.handler import DecisionHandler
-
-_DB_FAULTS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
 
 class BatchCommitter:
@@ -33,7 +32,7 @@ class BatchCommitter:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 yield _PgBatch(conn, self._handler, topic, partition)
-        except _DB_FAULTS as exc:
+        except DB_FAULTS as exc:
             raise RetryableStateError(f"{type(exc).__name__}: {exc}") from exc
 
     async def persist(self, topic: str, partition: int, records: list[InRecord], now: float) -> list[OutRecord]:
@@ -58,7 +57,7 @@ class BatchCommitter:
                               "PostgreSQL state was lost or restored from an older backup")
                     await partitions.halt(conn, topic, partition, reason)
                     raise PartitionHalted(reason)
-        except _DB_FAULTS as exc:
+        except DB_FAULTS as exc:
             raise RetryableStateError(str(exc)) from exc
 
     async def halt(self, topic: str, partition: int, reason: str) -> None:
@@ -66,7 +65,7 @@ class BatchCommitter:
         try:
             async with self._pool.acquire() as conn:
                 await partitions.halt(conn, topic, partition, reason)
-        except _DB_FAULTS as exc:
+        except DB_FAULTS as exc:
             raise RetryableStateError(str(exc)) from exc
 
     async def still_halted(self, topic: str, candidates: list[int]) -> set[int]:
@@ -74,7 +73,7 @@ class BatchCommitter:
         try:
             async with self._pool.acquire() as conn:
                 return await partitions.halted_among(conn, topic, candidates)
-        except _DB_FAULTS as exc:
+        except DB_FAULTS as exc:
             raise RetryableStateError(str(exc)) from exc
 
 

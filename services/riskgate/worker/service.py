@@ -28,6 +28,7 @@ from riskgate.kafka.limits import OutputLimits, TopicConfigError, output_limits,
 from riskgate.settings import Settings
 from riskgate.store import history
 from riskgate.store import state as db
+from riskgate.store.connect import DB_FAULTS
 from riskgate.store.migrate import migrate
 from riskgate.worker import codec
 from riskgate.worker.access import AccessRefused, check_kafka, open_pool
@@ -46,7 +47,6 @@ from riskgate.worker.shadow import Shadow, ShadowConfigError, shadow_for
 from riskgate.worker.status import StatusReporter
 
 log = structlog.get_logger("riskgate.service")
-_DB_FAULTS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 T = TypeVar("T")
 
 
@@ -179,7 +179,7 @@ class WorkerService:
         try:
             return await retry(lambda: self._unless_stopped(what, start()), what=what,
                                sleep=asyncio.sleep, backoff=Backoff(maximum=5.0),
-                               retry_on=(*_DB_FAULTS, KafkaError), stopping=self._stopping,
+                               retry_on=(*DB_FAULTS, KafkaError), stopping=self._stopping,
                                event="startup_retry")
         except Stopped:
             raise _StopRequested(what) from None
@@ -330,5 +330,5 @@ class WorkerService:
         try:
             async with self.pool.acquire() as conn:
                 await fn(conn, *args)
-        except _DB_FAULTS as exc:
+        except DB_FAULTS as exc:
             raise RetryableStateError(str(exc)) from exc
