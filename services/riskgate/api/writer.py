@@ -12,19 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import asyncpg
 import structlog
 from aiokafka.errors import KafkaError
 
 from riskgate.api.errors import ApiError
 from riskgate.control.model import Actor, ConfigChange, ConfigTopicInvalid, WriteResult
 from riskgate.control.writer import ConfigWriter
+from riskgate.store.connect import DB_FAULTS
 from riskgate.worker.lifecycle import Backoff
 
 log = structlog.get_logger("riskgate.api")
 
 #: What an unreachable database or broker raises out of the writer.
-UNREACHABLE = (asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError, OSError, TimeoutError)
+UNREACHABLE = (*DB_FAULTS, KafkaError)
 
 
 class StartedWriter:
