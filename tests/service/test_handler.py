@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from riskgate.contracts.inputs import MarketMetrics
@@ -210,3 +212,29 @@ class TestRuntimeConfig:
         g.config.apply(2, "PORTFOLIO", "P1", "DEFENSIVE", None, None)
         assert g.config.limits("P1", "S1")[1] == "DEFENSIVE"
         assert g.config.limits("P2", "S1")[1] == "NORMAL"
+
+
+class TestTheCollector:
+    def test_a_batch_runs_with_the_collector_on_and_the_start_up_heap_frozen(self, settings):
+        """handle pauses nothing process-wide: the collector is on while each decision is
+        decided, and what was alive before the first batch is frozen out of its reach."""
+        # Arrange
+        handler = DecisionHandler(settings, world(AAPL=100.0))
+        items = [handler.decode(r) for r in records(
+            b.proposal("D1", "P1", "AAPL", qty=1.0, created_at=NOW),
+            b.proposal("D2", "P1", "AAPL", qty=2.0, created_at=NOW))]
+        collector_on: list[bool] = []
+        decide = handler._decide
+
+        def observed(*args, **kwargs):
+            collector_on.append(gc.isenabled())
+            return decide(*args, **kwargs)
+
+        handler._decide = observed  # type: ignore[method-assign]
+
+        # Act
+        handler.handle(items, {"P1": row("P1")}, set(), NOW)
+
+        # Assert
+        assert collector_on == [True, True]
+        assert gc.get_freeze_count() > 0
