@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,7 @@ T = TypeVar("T")
 _ADMIN_TIMEOUT_S = 15.0
 _METADATA_TIMEOUT_S = 10.0
 _NO_OFFSET = -1001  # librdkafka's OFFSET_INVALID: nothing committed
+_WAIT_SLICE_S = 0.01
 
 
 class Fetched(NamedTuple):
@@ -142,11 +144,25 @@ class RdKafkaGroupConsumer:
         return batches
 
     def _consume(self, limit: int, timeout_s: float) -> list[Any]:
+        """What is there now, or else the first records to arrive within ``timeout_s`` and what
+        came with them. librdkafka's ``consume`` waits until ``limit`` records or the timeout,
+        so it is asked for what is there, and waited on in short slices: a record never waits
+        for a batch to fill, and a queued resume or seek waits one slice at most."""
         consumer = self._consumer
         if consumer is None:
             raise KafkaException(RdKafkaError(RdKafkaError._STATE, "consumer stopped"))
-        self._apply_requests(consumer)
-        messages = consumer.consume(num_messages=limit, timeout=timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self._apply_requests(consumer)
+            messages = consumer.consume(num_messages=limit, timeout=0)
+            left = deadline - time.monotonic()
+            if messages or left <= 0:
+                break
+            messages = consumer.consume(num_messages=1, timeout=min(left, _WAIT_SLICE_S))
+            if messages:
+                if limit > 1:
+                    messages += consumer.consume(num_messages=limit - 1, timeout=0)
+                break
         self._apply_requests(consumer)  # those the rebalance callbacks queued
         for tp in self._assigned:
             _, high = consumer.get_watermark_offsets(RdTopicPartition(tp.topic, tp.partition),
