@@ -64,7 +64,7 @@ class Settings(BaseSettings):
         default="aiokafka", description="the worker loop's Kafka client (docs/kafka-clients.md): "
         "aiokafka, one transactional producer per input partition, or confluent (librdkafka), "
         "one KIP-447 producer per worker")
-    publish_linger_ms: int = Field(default=2, ge=0, le=1000,
+    publish_linger_ms: int = Field(default=0, ge=0, le=1000,
                                    description="how long a producer waits to fill a batch")
     partitions: int = Field(default=8, ge=1)
     global_partitions: int = Field(default=1, ge=1)
