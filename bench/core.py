@@ -20,7 +20,7 @@ from riskgate.settings import Settings
 from riskgate.store.state import PortfolioRow
 from riskgate.worker import codec
 from riskgate.worker.globals import GlobalState
-from riskgate.worker.handler import DecisionHandler
+from riskgate.worker.handler import DecisionHandler, expected_partition
 
 NOW = 1_800_000_000.0
 
@@ -86,8 +86,11 @@ def handler(decisions: int = 2000, rounds: int = 7, portfolios: int = 64) -> dic
     world.market.update(w.markets(NOW - 1))
     world.config.apply(1, "GLOBAL", None, w.PROFILE, w.LIMITS, None)
     ids = [f"bench-P{j:04d}" for j in range(portfolios)]
-    records = [InRecord("bench", 0, k, ids[k % portfolios].encode(),
-                        w.proposal_bytes(k, ids[k % portfolios], NOW - 2)) for k in range(decisions)]
+    # Each on its portfolio's own partition, as the worker receives them (a misrouted record
+    # costs a warning and a metric that the worker would not pay).
+    records = [InRecord("bench", expected_partition(ids[k % portfolios].encode(), settings.partitions),
+                        k, ids[k % portfolios].encode(), w.proposal_bytes(k, ids[k % portfolios], NOW - 2))
+               for k in range(decisions)]
     h = DecisionHandler(settings, world)
 
     def rows() -> dict[str, PortfolioRow]:

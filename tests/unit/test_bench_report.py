@@ -11,6 +11,8 @@ from bench import equal_rate, footprint, procs, report, secure, tuning
 from bench.goals import evaluate
 from bench.passthrough_confluent import next_offsets
 
+from riskgate.settings import Settings
+
 pytestmark = pytest.mark.unit
 
 
@@ -296,18 +298,22 @@ def _tuning_run(rate: float | None, p99: float, kept_up: bool = True) -> dict:
             "paced": {"p50_ms": p99 / 2, "p99_ms": p99, "max_ms": p99 + 1}}
 
 
+_SHIPPED_LINGER_MS = Settings.model_fields["publish_linger_ms"].default
+
+
 class TestTuning:
     def test_the_grid_interleaves_the_clients_around_the_defaults(self) -> None:
         """Linger 0/2/5 x batch 100/500, plus the short timeout, for each client, alternating."""
-        # Arrange
-        expected_default = ("riskgate", 2, 500, 50)
+        # Arrange: the shipped defaults (the grid follows settings.py when they change)
+        expected_default = ("riskgate", _SHIPPED_LINGER_MS, 500, 50)
         # Act
         configs = tuning.grid()
         # Assert
         assert tuple(tuning.default("riskgate")) == expected_default
         assert len(configs) == 14 and len(set(configs)) == 14
         assert [c.system for c in configs[:2]] == ["riskgate", "riskgate_confluent"]
-        assert {c.timeout_ms for c in configs if c.linger_ms != 2 or c.batch_max != 500} == {50}
+        assert {c.timeout_ms for c in configs
+                if c.linger_ms != _SHIPPED_LINGER_MS or c.batch_max != 500} == {50}
 
     def test_summary_compares_each_configuration_with_its_clients_default(self) -> None:
         """Ratios are taken round by round against the same client's default run."""
@@ -343,7 +349,7 @@ class TestTuning:
         text = report.markdown({"tuning": section})
         # Assert
         assert "## Linger and batch tuning" in text
-        assert "| aiokafka (default) | 2 | 500 | 50 | 900 | 1.00 |" in text
+        assert f"| aiokafka (default) | {_SHIPPED_LINGER_MS} | 500 | 50 | 900 | 1.00 |" in text
 
 
 class TestConfluentPassThrough:
