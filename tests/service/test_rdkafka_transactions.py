@@ -144,6 +144,26 @@ class TestSharedTransactions:
         assert len(rig.made) == 1
         assert [t["offsets"] for t in producer.transactions] == [[("in", 0, 3)]]
 
+    async def test_a_transport_failure_aborts_and_the_restart_makes_a_new_producer(self):
+        """A transport failure while adding the offsets is abortable, but a request of that
+        transaction may still land: it is aborted, and the restart replaces the producer."""
+        # Arrange
+        rig = Rig()
+        p0 = rig.publisher(0)
+        await p0.start()
+        first = rig.made[0]
+        first.fail["send_offsets_to_transaction"] = _error(KafkaError._TRANSPORT, abortable=True)
+        # Act
+        with pytest.raises(RetryablePublishError):
+            await p0.publish(_records(0), p0.tp, 4)
+        await p0.restart()
+        await p0.publish(_records(0), p0.tp, 4)
+        await rig.txns.close()
+        # Assert
+        assert first.aborted == 1 and first.transactions == []
+        assert len(rig.made) == 2
+        assert [t["offsets"] for t in rig.made[1].transactions] == [[("in", 0, 4)]]
+
     async def test_an_unknown_outcome_makes_a_new_producer_before_the_next_batch(self):
         """A commit whose abort also fails leaves the outcome unknown: the batch is retryable,
         publishing refuses until a restart, and the restart makes a new producer."""

@@ -240,7 +240,7 @@ class RdKafkaGroupConsumer:
             self._s.group_id, [RdTopicPartition(partition.topic, partition.partition)])
         futures = self._admin.list_consumer_group_offsets(
             [request], require_stable=True, request_timeout=_ADMIN_TIMEOUT_S)
-        found = (await _admin_result(futures[self._s.group_id])).topic_partitions[0]
+        found = (await self._admin_result(futures[self._s.group_id])).topic_partitions[0]
         if found.error is not None:
             raise kafka_error(KafkaException(found.error))
         return None if found.offset == _NO_OFFSET else found.offset
@@ -248,12 +248,15 @@ class RdKafkaGroupConsumer:
     async def beginning_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
         asked = {RdTopicPartition(tp.topic, tp.partition): OffsetSpec.earliest() for tp in partitions}
         futures = self._admin.list_offsets(asked, request_timeout=_ADMIN_TIMEOUT_S)
-        return {TopicPartition(tp.topic, tp.partition): (await _admin_result(f)).offset
+        return {TopicPartition(tp.topic, tp.partition): (await self._admin_result(f)).offset
                 for tp, f in futures.items()}
 
-
-async def _admin_result(future: Any) -> Any:
-    try:
-        return await asyncio.wrap_future(future)
-    except KafkaException as exc:
-        raise kafka_error(exc) from exc
+    async def _admin_result(self, future: Any) -> Any:
+        """The admin call's answer. After a failure the admin client is replaced, so that a
+        connection left stale by a broker restart is not asked again (the caller retries)."""
+        try:
+            return await asyncio.wrap_future(future)
+        except KafkaException as exc:
+            log.warning("admin_call_failed", error=str(exc.args[0]))
+            self._admin = confluent_admin(self._s)
+            raise kafka_error(exc) from exc

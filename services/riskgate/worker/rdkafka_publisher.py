@@ -43,6 +43,12 @@ _REFUSALS = frozenset({
     KafkaError.CLUSTER_AUTHORIZATION_FAILED, KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
 })
 _FENCED = frozenset({KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH})
+# Answers after which an aborted transaction has nothing left in flight, so the producer is
+# kept: the broker refused the records, or the group refused the offsets (a rebalance).
+_DEFINITE = _REFUSALS | {
+    KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID, KafkaError.REBALANCE_IN_PROGRESS,
+    KafkaError.FENCED_INSTANCE_ID,
+}
 
 
 def worker_transactional_id(s: Settings) -> str:
@@ -172,7 +178,9 @@ class WorkerTransactions:
 
     def _transaction(self, producer: Any, batches: list[_Batch], group_metadata: Any) -> None:
         """One transaction: every batch's records, then every batch's offset (on the producer's
-        thread). Raises _Failed; a transaction it could abort leaves the producer usable."""
+        thread). Raises _Failed, which says whether the producer must be replaced."""
+        if group_metadata is None:  # before the first assignment: nothing begun, nothing to settle
+            raise _Failed(KafkaError(KafkaError._STATE, "no consumer group metadata yet"), broken=False)
         try:
             producer.begin_transaction()
         except KafkaException as exc:
@@ -184,8 +192,6 @@ class WorkerTransactions:
             refused = [b.refused for b in batches if b.refused is not None]
             if refused:
                 raise KafkaException(refused[0])
-            if group_metadata is None:
-                raise KafkaException(KafkaError(KafkaError._STATE, "no consumer group metadata yet"))
             offsets = [RdTopicPartition(b.tp.topic, b.tp.partition, b.next_offset) for b in batches]
             producer.send_offsets_to_transaction(offsets, group_metadata, _CALL_TIMEOUT_S)
             producer.commit_transaction(_CALL_TIMEOUT_S)
@@ -193,13 +199,15 @@ class WorkerTransactions:
             error = exc.args[0]
             if error.fatal() or error.code() in _FENCED:
                 raise _Failed(error, broken=True) from exc
-            # Abortable, refused or not yet known: abort. If even that fails, the outcome is
-            # unknown, and only a new producer (init transactions) settles it.
+            # Abort. The producer is kept only where the broker's answer was definite (a
+            # refusal, a stale generation) and the abort succeeded. After anything else (a
+            # transport failure, a timeout) a request of this transaction may still land, so
+            # only a new producer settles it: its init transactions ends this one for good.
             try:
                 producer.abort_transaction(_CALL_TIMEOUT_S)
             except KafkaException:
                 raise _Failed(error, broken=True) from exc
-            raise _Failed(error, broken=False) from exc
+            raise _Failed(error, broken=error.code() not in _DEFINITE) from exc
 
     async def _failed(self, producer: Any, batches: list[_Batch], failed: _Failed) -> None:
         error = failed.cause
