@@ -22,14 +22,15 @@ import signal
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
+from riskgate.kafka.options import CONSUMER, PRODUCER, options
+from riskgate.settings import Settings
 
-def producer_for(bootstrap: str, txn_id: str) -> AIOKafkaProducer:
+
+def producer_for(args: argparse.Namespace, txn_id: str) -> AIOKafkaProducer:
     # The worker's PartitionPublisher settings, value for value.
-    return AIOKafkaProducer(
-        bootstrap_servers=bootstrap, transactional_id=txn_id, enable_idempotence=True,
-        acks="all", linger_ms=2, max_batch_size=256 * 1024, max_request_size=4 * 1024 * 1024,
-        transaction_timeout_ms=60_000, request_timeout_ms=30_000,
-    )
+    return AIOKafkaProducer(bootstrap_servers=args.bootstrap, **options(
+        PRODUCER, "aiokafka", transactional_id=txn_id, linger_ms=args.linger_ms,
+        max_batch_size=256 * 1024, max_request_size=4 * 1024 * 1024))
 
 
 class PassThrough(ConsumerRebalanceListener):
@@ -51,7 +52,7 @@ class PassThrough(ConsumerRebalanceListener):
         # committed offset, because the fetcher may already have returned (and dropped,
         # for want of a producer) records of this partition while we were starting up.
         for tp in assigned:
-            producer = producer_for(self.args.bootstrap, f"{self.args.txn_prefix}-{tp.partition}")
+            producer = producer_for(self.args, f"{self.args.txn_prefix}-{tp.partition}")
             await producer.start()
             self.producers[tp] = producer
             assert self.consumer is not None
@@ -75,12 +76,8 @@ class PassThrough(ConsumerRebalanceListener):
 
     async def run(self) -> None:
         a = self.args
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=a.bootstrap, group_id=a.group, enable_auto_commit=False,
-            isolation_level="read_committed", auto_offset_reset="earliest",
-            max_partition_fetch_bytes=4 * 1024 * 1024, session_timeout_ms=10_000,
-            heartbeat_interval_ms=2_000, fetch_max_wait_ms=a.timeout_ms,
-        )
+        consumer = AIOKafkaConsumer(bootstrap_servers=a.bootstrap, **options(
+            CONSUMER, "aiokafka", group_id=a.group, fetch_max_wait_ms=a.timeout_ms))
         self.consumer = consumer
         consumer.subscribe([a.source], listener=self)
         await consumer.start()
@@ -100,8 +97,10 @@ def add_shape_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--txn-prefix", required=True)
     parser.add_argument("--source", required=True)
     parser.add_argument("--outputs", nargs="+", required=True)
-    parser.add_argument("--batch", type=int, default=500)  # RISKGATE_BATCH_MAX_RECORDS
-    parser.add_argument("--timeout-ms", type=int, default=50)  # RISKGATE_BATCH_TIMEOUT_MS
+    worker = Settings.model_fields  # the worker's defaults
+    parser.add_argument("--batch", type=int, default=worker["batch_max_records"].default)
+    parser.add_argument("--timeout-ms", type=int, default=worker["batch_timeout_ms"].default)
+    parser.add_argument("--linger-ms", type=int, default=worker["publish_linger_ms"].default)
 
 
 def main() -> None:

@@ -23,21 +23,18 @@ from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPa
 
 from bench.passthrough import add_shape_arguments
 from riskgate.kafka.clients import confluent_config
+from riskgate.kafka.options import CONSUMER, PRODUCER, options
 from riskgate.settings import Settings
 
 
 def configs(s: Settings, args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     """Consumer and producer settings: the worker's values in librdkafka's names."""
     base = confluent_config(s)
-    consumer = {**base, "group.id": args.group, "isolation.level": "read_committed",
-                "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                "max.partition.fetch.bytes": 4 * 1024 * 1024, "session.timeout.ms": 10_000,
-                "heartbeat.interval.ms": 2_000, "fetch.wait.max.ms": args.timeout_ms}
-    producer = {**base, "transactional.id": f"{args.txn_prefix}-confluent",
-                "enable.idempotence": True, "acks": "all", "linger.ms": 2,
-                "batch.size": 256 * 1024, "message.max.bytes": 4 * 1024 * 1024,
-                "transaction.timeout.ms": 60_000, "request.timeout.ms": 30_000}
-    return consumer, producer
+    consumer = options(CONSUMER, "confluent", group_id=args.group, fetch_max_wait_ms=args.timeout_ms)
+    producer = options(PRODUCER, "confluent", transactional_id=f"{args.txn_prefix}-confluent",
+                       linger_ms=args.linger_ms, max_batch_size=256 * 1024,
+                       max_request_size=4 * 1024 * 1024)
+    return base | consumer, base | producer
 
 
 def next_offsets(messages: list[Message]) -> list[TopicPartition]:

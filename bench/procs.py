@@ -30,6 +30,9 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def command(system: str, s: Settings, worker: int) -> tuple[list[str], dict[str, str]]:
     """The command line and environment of one process of ``system``."""
     t, py = s.topics, sys.executable
+    # Both pass-throughs batch and linger as the worker does.
+    shape = ["--batch", str(s.batch_max_records), "--timeout-ms", str(s.batch_timeout_ms),
+             "--linger-ms", str(s.publish_linger_ms)]
     if system in WORKER_CLIENTS or system == "passthrough_confluent":
         # All read their connection settings from the worker's RISKGATE_* environment.
         env = worker_env(s)
@@ -44,13 +47,11 @@ def command(system: str, s: Settings, worker: int) -> tuple[list[str], dict[str,
             return [py, "-m", "riskgate.cli", "worker"], env
         return [py, "-m", "bench.passthrough_confluent", "--group", s.group_id,
                 "--txn-prefix", s.transactional_id_prefix, "--source", t.proposed,
-                "--outputs", t.actions, t.targets, "--batch", str(s.batch_max_records),
-                "--timeout-ms", str(s.batch_timeout_ms)], env
+                "--outputs", t.actions, t.targets, *shape], env
     if system == "passthrough":
         return [py, "-m", "bench.passthrough", "--bootstrap", s.bootstrap_servers,
                 "--group", s.group_id, "--txn-prefix", s.transactional_id_prefix,
-                "--source", t.proposed, "--outputs", t.actions, t.targets,
-                "--batch", str(s.batch_max_records), "--timeout-ms", str(s.batch_timeout_ms),
+                "--source", t.proposed, "--outputs", t.actions, t.targets, *shape,
                 "--log-level", os.environ.get("BENCH_LOG_LEVEL", "WARNING")], _env()
     if system == "faust":
         return [py, "-m", "bench.faust_app", "--app-id", s.group_id,

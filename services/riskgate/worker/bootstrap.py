@@ -4,6 +4,7 @@ client the settings choose (``kafka_client``; docs/kafka-clients.md)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 import structlog
@@ -12,6 +13,7 @@ from aiokafka.structs import TopicPartition
 
 from riskgate.kafka.clients import kafka_consumer
 from riskgate.kafka.limits import OutputLimits
+from riskgate.kafka.options import CONSUMER, options
 from riskgate.settings import Settings
 from riskgate.worker.app import DecisionLoop
 from riskgate.worker.batch import BatchCommitter
@@ -31,13 +33,8 @@ def bootstrap(settings: Settings, pool: asyncpg.Pool, handler: DecisionHandler, 
     s = settings
 
     def consumer(listener: ConsumerRebalanceListener) -> GroupConsumer:
-        made = kafka_consumer(
-            s, group_id=s.group_id,
-            enable_auto_commit=False, isolation_level="read_committed",
-            auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024,
-            session_timeout_ms=10_000, heartbeat_interval_ms=2_000, max_poll_interval_ms=300_000,
-            fetch_max_wait_ms=s.batch_timeout_ms,
-        )
+        made = kafka_consumer(s, **options(CONSUMER, "aiokafka", group_id=s.group_id,
+                                           fetch_max_wait_ms=s.batch_timeout_ms))
         made.subscribe([s.topics.proposed], listener=listener)
         return made
 
@@ -46,8 +43,7 @@ def bootstrap(settings: Settings, pool: asyncpg.Pool, handler: DecisionHandler, 
         # within the smallest output topic's limit (riskgate.kafka.limits).
         return PartitionPublisher(
             s, transactional_id(s.transactional_id_prefix, tp.topic, tp.partition), s.group_id,
-            max_request_bytes=s.publish_max_request_bytes,
-            **({"max_batch_bytes": limits.batch_bytes} if limits is not None else {}),
+            max_request_bytes=s.publish_max_request_bytes, **_batch_limit(limits),
         )
 
     return DecisionLoop(s, BatchCommitter(pool, handler), clock, consumers=consumer,
@@ -66,17 +62,31 @@ def _rdkafka_loop(s: Settings, pool: asyncpg.Pool, handler: DecisionHandler, clo
         worker_transactional_id,
     )
 
-    current: list[RdKafkaGroupConsumer] = []  # the loop makes a new consumer after a failed start
-
-    def consumer(listener: ConsumerRebalanceListener) -> GroupConsumer:
-        current[:] = [RdKafkaGroupConsumer(s, s.topics.proposed, listener)]
-        return current[0]
-
+    consumers = _LatestConsumer(lambda listener: RdKafkaGroupConsumer(s, s.topics.proposed, listener))
     txn_id = worker_transactional_id(s)
     log.info("kafka_client", client="confluent", transactional_id=txn_id)
-    transactions = WorkerTransactions(
-        s, txn_id, lambda: current[0].group_metadata if current else None,
-        **({"max_batch_bytes": limits.batch_bytes} if limits is not None else {}))
-    return DecisionLoop(s, BatchCommitter(pool, handler), clock, consumers=consumer,
+    transactions = WorkerTransactions(s, txn_id, consumers.group_metadata, **_batch_limit(limits))
+    return DecisionLoop(s, BatchCommitter(pool, handler), clock, consumers=consumers,
                         publishers=lambda tp: SharedPartitionPublisher(transactions, tp),
                         on_assigned=on_assigned, on_stopped=transactions.close)
+
+
+def _batch_limit(limits: OutputLimits | None) -> dict[str, int]:
+    """The publisher's batch size within the smallest output topic's limit, where known."""
+    return {} if limits is None else {"max_batch_bytes": limits.batch_bytes}
+
+
+class _LatestConsumer:
+    """Makes the loop's consumers (a new one after a failed start) and keeps the latest, whose
+    group metadata the KIP-447 producer sends with each offset commit."""
+
+    def __init__(self, make: Callable[[ConsumerRebalanceListener], Any]) -> None:
+        self._make = make
+        self._latest: Any = None
+
+    def __call__(self, listener: ConsumerRebalanceListener) -> GroupConsumer:
+        self._latest = self._make(listener)
+        return self._latest
+
+    def group_metadata(self) -> Any:
+        return None if self._latest is None else self._latest.group_metadata

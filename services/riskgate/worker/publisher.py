@@ -29,6 +29,7 @@ from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from riskgate.errors import PublisherFenced, PublishRefused, RetryablePublishError
 from riskgate.kafka.clients import kafka_producer
+from riskgate.kafka.options import PRODUCER, options
 from riskgate.records import OutRecord
 from riskgate.settings import Settings
 from riskgate.worker.partitioner import CachedPartitioner
@@ -60,14 +61,9 @@ class PartitionPublisher:
         PublishRefused when the broker refuses the producer for good."""
         producer = kafka_producer(
             self._settings,
-            transactional_id=self.txn_id,
-            enable_idempotence=True,
-            acks="all",
-            linger_ms=self._settings.publish_linger_ms,
-            max_batch_size=self._max_batch_bytes,
-            max_request_size=self._max_request_bytes,
-            transaction_timeout_ms=60_000,
-            request_timeout_ms=30_000,
+            **options(PRODUCER, "aiokafka", transactional_id=self.txn_id,
+                      linger_ms=self._settings.publish_linger_ms,
+                      max_batch_size=self._max_batch_bytes, max_request_size=self._max_request_bytes),
             partitioner=self._partitioner,  # the default's partitions, each key hashed once
         )
         try:
@@ -145,6 +141,7 @@ _FENCED = (ProducerFenced, InvalidProducerEpoch)
 
 # Errors a retry of the same records cannot change: the records or the permissions must.
 # (A corrupt record is left out: a request damaged in transit is retried, as Kafka's clients do.)
+# The librdkafka client's list is rdkafka_publisher._REFUSALS: a change here is made there too.
 _NOT_RETRIABLE = (
     MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError,
     InvalidTopicError, UnsupportedForMessageFormatError, TopicAuthorizationFailedError,

@@ -32,6 +32,7 @@ from confluent_kafka import TopicPartition as RdTopicPartition
 from confluent_kafka.admin import OffsetSpec
 
 from riskgate.kafka.clients import confluent_admin, confluent_consumer
+from riskgate.kafka.options import CONSUMER, options
 from riskgate.settings import Settings
 
 log = structlog.get_logger("riskgate.worker")
@@ -53,15 +54,7 @@ class Fetched(NamedTuple):
 
 def consumer_config(s: Settings) -> dict[str, Any]:
     """The worker's consumer settings in librdkafka's names (as the aiokafka consumer's)."""
-    return {
-        "group.id": s.group_id, "enable.auto.commit": False, "enable.auto.offset.store": False,
-        "isolation.level": "read_committed", "auto.offset.reset": "earliest",
-        "max.partition.fetch.bytes": 4 * 1024 * 1024, "session.timeout.ms": 10_000,
-        "heartbeat.interval.ms": 2_000, "max.poll.interval.ms": 300_000,
-        "fetch.wait.max.ms": s.batch_timeout_ms,
-        # Eager, as aiokafka's: a rebalance revokes everything, then assigns.
-        "partition.assignment.strategy": "range",
-    }
+    return options(CONSUMER, "confluent", group_id=s.group_id, fetch_max_wait_ms=s.batch_timeout_ms)
 
 
 def kafka_error(exc: BaseException) -> KafkaError:

@@ -29,6 +29,7 @@ from confluent_kafka import TopicPartition as RdTopicPartition
 
 from riskgate.errors import PublisherFenced, PublishRefused, RetryablePublishError
 from riskgate.kafka.clients import confluent_producer
+from riskgate.kafka.options import PRODUCER, options
 from riskgate.records import OutRecord
 from riskgate.settings import Settings
 
@@ -36,6 +37,7 @@ log = structlog.get_logger("riskgate.worker")
 _CALL_TIMEOUT_S = 20.0
 
 # Errors a retry of the same records cannot change: the records or the permissions must.
+# aiokafka's list, in its own error types, is publisher._NOT_RETRIABLE: change both together.
 _REFUSALS = frozenset({
     KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE, KafkaError.INVALID_RECORD,
     KafkaError.TOPIC_EXCEPTION, KafkaError.UNSUPPORTED_FOR_MESSAGE_FORMAT,
@@ -59,14 +61,8 @@ def worker_transactional_id(s: Settings) -> str:
 
 
 def producer_config(s: Settings, txn_id: str, max_batch_bytes: int) -> dict[str, Any]:
-    return {
-        "transactional.id": txn_id, "enable.idempotence": True, "acks": "all",
-        "linger.ms": s.publish_linger_ms, "batch.size": max_batch_bytes,
-        "message.max.bytes": s.publish_max_request_bytes, "transaction.timeout.ms": 60_000,
-        "request.timeout.ms": 30_000,
-        # Keyed records land where aiokafka's (and Java's) default partitioner puts them.
-        "partitioner": "murmur2_random",
-    }
+    return options(PRODUCER, "confluent", transactional_id=txn_id, linger_ms=s.publish_linger_ms,
+                   max_batch_size=max_batch_bytes, max_request_size=s.publish_max_request_bytes)
 
 
 class _Batch:
