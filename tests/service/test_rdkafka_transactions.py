@@ -124,6 +124,30 @@ class TestSharedTransactions:
             [("in", 0, 5)], [("in", 1, 7), ("in", 2, 7)]]
         assert producer.transactions[1]["records"] == [("out", b"k1", b"v1"), ("out", b"k2", b"v2")]
 
+    async def test_a_batch_whose_pipeline_gave_up_while_queued_is_never_committed(self):
+        """A batch queued behind a slow transaction, whose pipeline is cancelled meanwhile (its
+        partition revoked), is left out of the next transaction: records and offset."""
+        # Arrange
+        rig = Rig()
+        p0, p1 = rig.publisher(0), rig.publisher(1)
+        await p0.start()
+        producer = rig.made[0]
+        producer.gate = threading.Event()
+        first = asyncio.create_task(p0.publish(_records(0), p0.tp, 5))
+        await asyncio.sleep(0.05)
+        abandoned = asyncio.create_task(p1.publish(_records(1), p1.tp, 9))
+        await asyncio.sleep(0.05)
+        # Act
+        abandoned.cancel()
+        await asyncio.gather(abandoned, return_exceptions=True)
+        producer.gate.set()
+        await first
+        await p0.publish(_records(0), p0.tp, 6)
+        await rig.txns.close()
+        # Assert
+        assert [t["offsets"] for t in producer.transactions] == [[("in", 0, 5)], [("in", 0, 6)]]
+        assert all(r[1] != b"k1" for t in producer.transactions for r in t["records"])
+
     async def test_an_abortable_error_aborts_and_every_batch_in_it_retries_on_the_same_producer(self):
         """A stale generation (abortable) aborts the transaction; each batch in it gets a
         retryable error, and restarting keeps the producer, which then commits."""

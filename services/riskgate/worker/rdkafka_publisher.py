@@ -147,8 +147,11 @@ class WorkerTransactions:
         await batch.done
 
     def _take_ready(self) -> list[_Batch]:
+        """The queued batches whose pipelines still wait for them. A pipeline cancelled while
+        its batch waited (its partition revoked past the grace) has given the partition up: its
+        batch must not join a transaction that carries the next generation's group metadata."""
         taken, self._ready = self._ready, []
-        return taken
+        return [b for b in taken if not b.done.done()]
 
     async def _commit_ready(self) -> None:
         while True:
