@@ -72,6 +72,8 @@ class RdKafkaGroupConsumer:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="rdkafka-consumer")
         self._consumer: Any = None
         self._admin: Any = None
+        self._retired_admin: Any = None
+        self._admin_since = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._assigned: set[TopicPartition] = set()
         self._requests: deque[Callable[[Any], None]] = deque()
@@ -88,7 +90,7 @@ class RdKafkaGroupConsumer:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._admin = confluent_admin(self._s)
+        self._admin, self._admin_since = confluent_admin(self._s), time.monotonic()
         await self._on_thread(self._create)
 
     def _create(self) -> None:
@@ -251,5 +253,13 @@ class RdKafkaGroupConsumer:
             return await asyncio.wrap_future(future)
         except KafkaException as exc:
             log.warning("admin_call_failed", error=str(exc.args[0]))
-            self._admin = confluent_admin(self._s)
+            self._renew_admin()
             raise kafka_error(exc) from exc
+
+    def _renew_admin(self) -> None:
+        # At most once per request timeout, and the old client is kept until the next renewal:
+        # the other pipelines' requests on it still end (answered or timed out) before it goes.
+        now = time.monotonic()
+        if now - self._admin_since >= _ADMIN_TIMEOUT_S:
+            self._retired_admin, self._admin = self._admin, confluent_admin(self._s)
+            self._admin_since = now
