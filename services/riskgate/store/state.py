@@ -41,13 +41,6 @@ class PortfolioRow:
                 result[ticker] = qty
         return {t: q for t, q in result.items() if q != 0.0}
 
-    def held(self, now: float, ttl_s: float) -> set[str]:
-        """The tickers of ``projected``'s positions, without building its dict."""
-        live = {t: qty for t, (qty, _id, issued_at) in self.pending.items() if now - issued_at < ttl_s}
-        held = {t for t, qty in self.positions.items() if qty != 0.0 and t not in live}
-        held.update(t for t, qty in live.items() if qty != 0.0)
-        return held
-
     def record_target(self, ticker: str, qty: float, action_id: str, issued_at: float) -> None:
         self.pending[ticker] = [qty, action_id, issued_at]
         self.dirty = True

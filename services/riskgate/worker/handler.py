@@ -163,7 +163,8 @@ class DecisionHandler:
         row.dirty = True
         try:
             env = ctx.env(message.portfolio_id, message.strategy_id)
-            return witnesses.witness(row, getattr(message, "ticker", None), env, message.strategy_id)
+            return witnesses.witness(row, ctx.book(row).positions, getattr(message, "ticker", None),
+                                     env, message.strategy_id)
         except Exception as exc:  # noqa: BLE001 - a bug here must not stop the batch: say so
             log.exception("witness_failed", decision_id=message.decision_id)
             return orjson.dumps({"seq": row.seq, "now": ctx.now,

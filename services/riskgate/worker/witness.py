@@ -7,6 +7,7 @@ any action is derived from the witness and the stored histories.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import orjson
@@ -25,18 +26,17 @@ class WitnessBuilder:
         self._now = now
         self._settings_digest: str | None = None
 
-    def witness(self, row: PortfolioRow, ticker: str | None, env: Environment,
-                strategy_id: str) -> bytes:
-        """The JSON witness of the decision that takes ``row.seq``."""
+    def witness(self, row: PortfolioRow, held: Collection[str], ticker: str | None,
+                env: Environment, strategy_id: str) -> bytes:
+        """The JSON witness of the decision that takes ``row.seq``. ``held`` are the tickers of
+        the portfolio's projected positions (the batch's book keeps exactly those)."""
         market = self._world.market
-        held = row.held(self._now, self._world.snapshot_ttl_s)
-        if ticker is not None:
-            held.add(ticker)
+        tickers = sorted(held if ticker is None or ticker in held else [*held, ticker])
         return orjson.dumps({
             "seq": row.seq,
             "now": self._now,
             "snapshot_version": row.snapshot_version,
-            "market_versions": {t: (market[t].version if t in market else -1) for t in sorted(held)},
+            "market_versions": {t: (market[t].version if t in market else -1) for t in tickers},
             "config_version": env.config_version,
             "limits_digest": self._limits_digest(row.portfolio_id, strategy_id, env),
             "emergency_version": env.emergency_version,
