@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import asyncpg
@@ -239,6 +240,10 @@ async def seen_decisions(conn: asyncpg.Connection, decision_ids: Sequence[str]) 
 _ACTION_COLUMNS = tuple(f for f in ActionRow.__dataclass_fields__ if f != "trace")
 _TARGET_COLUMNS = tuple(TargetRow.__dataclass_fields__)
 _DLQ_COLUMNS = tuple(DeadLetterRow.__dataclass_fields__)
+# Each row as the tuple COPY sends, in its columns' order (one C call per row).
+_ACTION_VALUES = attrgetter(*_ACTION_COLUMNS)
+_TARGET_VALUES = attrgetter(*_TARGET_COLUMNS)
+_DLQ_VALUES = attrgetter(*_DLQ_COLUMNS)
 
 
 async def write_outputs(
@@ -251,24 +256,20 @@ async def write_outputs(
     """Bulk-copy the batch's rows (fresh offsets only, so no row can already exist)."""
     if actions:
         await conn.copy_records_to_table(
-            "risk_actions", records=[_astuple(a, _ACTION_COLUMNS) for a in actions], columns=_ACTION_COLUMNS
+            "risk_actions", records=list(map(_ACTION_VALUES, actions)), columns=_ACTION_COLUMNS
         )
     if targets:
         await conn.copy_records_to_table(
-            "target_positions", records=[_astuple(t, _TARGET_COLUMNS) for t in targets], columns=_TARGET_COLUMNS
+            "target_positions", records=list(map(_TARGET_VALUES, targets)), columns=_TARGET_COLUMNS
         )
     if dead:
         await conn.copy_records_to_table(
-            "dead_letters", records=[_astuple(d, _DLQ_COLUMNS) for d in dead], columns=_DLQ_COLUMNS
+            "dead_letters", records=list(map(_DLQ_VALUES, dead)), columns=_DLQ_COLUMNS
         )
     if processed:
         await conn.copy_records_to_table(
             "processed_decisions", records=processed, columns=("decision_id", "action_id", "partition", "offset")
         )
-
-
-def _astuple(row: Any, columns: tuple[str, ...]) -> tuple[Any, ...]:
-    return tuple(getattr(row, c) for c in columns)
 
 
 def unreflected(pending: dict[str, list[Any]], reflects: Sequence[str]) -> dict[str, list[Any]]:
