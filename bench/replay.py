@@ -28,17 +28,17 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import orjson
 from tests.support import builders as b
+from tests.support.databases import scratch_database
 
 from bench import workload
 from riskgate.records import InRecord
 from riskgate.settings import Settings
 from riskgate.store import state as db
-from riskgate.store.connect import connect, create_pool
+from riskgate.store.connect import create_pool
 from riskgate.store.migrate import migrate_settings
 from riskgate.worker.batch import BatchCommitter
 from riskgate.worker.handler import DecisionHandler, expected_partition
@@ -68,25 +68,12 @@ def settings_for(database_url: str) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def scratch_database(base: Settings, keep: bool):
+async def bench_database(base: Settings, keep: bool):
     """A migrated database of its own in the same cluster, dropped afterwards unless ``keep``."""
     name = f"riskgate_bench_{secrets.token_hex(4)}"
-    admin = await connect(base)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = urlunsplit(urlsplit(base.database_url)._replace(path="/" + name))
-    try:
+    async with scratch_database(base, name, keep=keep) as url:
         await migrate_settings(settings_for(url))
         yield name, url
-    finally:
-        if not keep:
-            admin = await connect(base)
-            try:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            finally:
-                await admin.close()
 
 
 class Seeder:
@@ -350,7 +337,7 @@ def replay_once(url: str, start: float, end: float, profile: Path | None = None)
 
 async def section(plan: Plan, log) -> dict[str, Any]:
     """Seed; replay the whole window ``plan.rounds`` times and its first half once; profile."""
-    async with scratch_database(Settings(), plan.keep) as (name, url):
+    async with bench_database(Settings(), plan.keep) as (name, url):
         pool = await create_pool(settings_for(url), min_size=1, max_size=2,
                                  init=db.init_connection)
         try:

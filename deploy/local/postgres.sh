@@ -2,6 +2,7 @@
 # A private PostgreSQL server for development, tests and CI, without Docker.
 #
 #   deploy/local/postgres.sh install|start|stop|restart|kill9|status
+#   deploy/local/postgres.sh psql [psql arguments]   (as the superuser, on the socket)
 #
 # It uses Debian's PostgreSQL binaries but its own data directory, port and
 # socket directory under $RISKGATE_LOCAL_HOME (outside the clone), so it
@@ -339,8 +340,9 @@ case ${1:-} in
     restart) cmd_stop && cmd_start ;;
     kill9) cmd_kill9 ;;
     status) cmd_status ;;
+    psql) shift && psql_admin "$@" ;;
     *)
-        echo "usage: $0 install|start|stop|restart|kill9|status" >&2
+        echo "usage: $0 install|start|stop|restart|kill9|status|psql" >&2
         exit 2
         ;;
 esac

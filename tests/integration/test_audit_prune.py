@@ -7,7 +7,6 @@ import asyncio
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import orjson
@@ -20,6 +19,7 @@ from riskgate.replay.run import replay_window
 from riskgate.settings import Settings, Topics
 from riskgate.store.connect import connect as db_connect
 from riskgate.store.migrate import migrate_settings
+from tests.support.databases import scratch_database
 from tests.support.kafka import worker_env
 from tests.support.prune_scenario import Names, populate
 
@@ -31,19 +31,12 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture()
 async def scratch(infra: Settings, unique: str):
     """Settings on a migrated database of this test only, dropped afterwards."""
-    name = f"riskgate_prune_{unique}"
-    admin = await db_connect(infra)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(infra.database_url)._replace(path=f"/{name}"))
-    try:
+    async with scratch_database(infra, f"riskgate_prune_{unique}") as url:
         names = {f: f"t{unique}.{d}" for f, d in Topics().model_dump().items()}
         scratch = infra.model_copy(update={"database_url": url, "topics": Topics(**names),
                                            "partitions": 1, "http_port": 0})
         await migrate_settings(scratch)
         yield scratch
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def query(s: Settings, sql: str, *args):
