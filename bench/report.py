@@ -73,8 +73,9 @@ def _e2e_tables(e: dict[str, Any]) -> list[str]:
     plan = e.get("plan", {})
     lines = [f"## End to end on the broker ({plan.get('partitions')} partitions, "
              f"{plan.get('decisions')} decisions pre-loaded, {plan.get('portfolios')} portfolios)", "",
-             "| system | max decisions/s | runs | CPU % system / broker / PG / other |",
-             "|---|---|---|---|"]
+             "| system | max decisions/s | runs | pre-loaded | 10-90% windows, s "
+             "| CPU % system / broker / PG / other |",
+             "|---|---|---|---|---|---|"]
     names = {"riskgate": "(a) riskgate worker, exactly-once",
              "riskgate_confluent": "(a') riskgate worker, exactly-once, confluent-kafka client "
                                    "(one KIP-447 producer per worker)",
@@ -86,6 +87,8 @@ def _e2e_tables(e: dict[str, Any]) -> list[str]:
         cpu = next((r["cpu_pct"] for r in runs if "cpu_pct" in r), {})
         lines.append(f"| {names.get(system, system)} | {_fmt(e['max_rate'].get(system))} | "
                      f"{', '.join(_fmt(r.get('rate_per_s'), 0) for r in runs)} | "
+                     f"{_fmt(next((r['decisions'] for r in runs if 'decisions' in r), None), 0)} | "
+                     f"{', '.join(_fmt(r.get('window_s'), 1) for r in runs)} | "
                      f"{cpu.get('system')} / {cpu.get('broker')} / {cpu.get('postgres')} / "
                      f"{cpu.get('other')} |")
     conf = e.get("ratio_a_b_confluent") or {"median": None, "pairs": []}
