@@ -53,7 +53,9 @@ def partitions_resume(
     reason: str = typer.Option(..., "--reason", help="Why it is safe to resume (kept with the halt)."),
     topic: str | None = typer.Option(None, help="The input topic (default: the decisions topic)."),
 ) -> None:
-    """Lift a stored halt; the owning worker re-reads from the committed offset and goes on."""
+    """Lift a stored halt; the owning worker re-reads from the committed offset and goes on.
+    After a halt for progress behind the committed offset, the stored progress moves to just
+    below it: that gap is accepted as lost (docs/runbook.md)."""
     from riskgate.store.partitions import resume
 
     if not reason.strip():
@@ -65,4 +67,8 @@ def partitions_resume(
     if was is None:
         typer.echo(f"{name}[{partition}] is not halted; nothing to resume", err=True)
         raise typer.Exit(1)
-    typer.echo(f"{name}[{partition}] resumed (it was halted: {was})")
+    typer.echo(f"{name}[{partition}] resumed (it was halted: {was.halted})")
+    if was.gap is not None:
+        first, last = was.gap
+        typer.echo(f"{name}[{partition}] stored progress moved from {was.progress_was} to "
+                   f"{was.progress}: offsets {first}-{last} accepted as lost")

@@ -23,6 +23,7 @@ from riskgate.worker.handler import DecisionHandler
 from riskgate.worker.publisher import PartitionPublisher
 from tests.conftest import ROOT
 from tests.integration.test_pipe import seed_world
+from tests.integration.test_poison_sizes import riskgate_cli
 from tests.support import builders as b
 from tests.support.kafka import collect, produce, running_worker, topics
 from tests.support.publish_faults import usurp_transactional_id
@@ -112,6 +113,48 @@ class TestHaltOnLostState:
         assert halted == [part]
         assert "behind the committed offset" in reason
         assert actions == []
+
+
+    async def test_a_resumed_state_lost_halt_is_not_halted_again_by_the_next_owner(
+            self, test_settings, unique):
+        """`riskgate partitions resume` on a state-lost halt accepts the gap: the stored progress
+        moves to just below the committed offset, so a worker that takes the partition next
+        decides from there instead of halting it again."""
+        s, now = test_settings, time.time()
+        p = f"P{unique}"
+        decisions = [b.proposal(f"D{unique}-{i}", p, "AAPL", qty=1.0 + i, created_at=now)
+                     for i in range(6)]
+        async with topics(s):
+            await seed_world(s, now, [p], {"AAPL": "TECH"})
+            part = await _partition_of(s, p)
+            await produce(s, s.topics.proposed, [(p.encode(), b.dumps(d)) for d in decisions])
+            await _commit_offset(s, part, 5)  # offsets 0-4 "decided" by a database since lost
+            async with running_worker(s) as first:
+                await asyncio.sleep(2)
+                halted_first = first.loop.halted
+            resumed = await asyncio.to_thread(riskgate_cli, s, "partitions", "resume", str(part),
+                                              "--reason", "backup restored, snapshots refreshed")
+            async with running_worker(s) as second:
+                actions = await collect(s, s.topics.actions, 1, deadline_s=30, settle_s=2)
+                halted_second = second.loop.halted
+            conn = await db_connect(s)
+            try:
+                progress = await conn.fetchval(
+                    "SELECT last_offset FROM partition_progress WHERE topic=$1 AND partition=$2",
+                    s.topics.proposed, part)
+                logged = await conn.fetchval(
+                    "SELECT reason FROM partition_halts WHERE topic=$1 AND partition=$2 AND "
+                    "event='RESUMED'", s.topics.proposed, part)
+            finally:
+                await conn.close()
+        assert halted_first == [part]
+        assert resumed.returncode == 0, resumed.stderr
+        assert ("stored progress moved from -1 to 4: offsets 0-4 accepted as lost"
+                in resumed.stdout), resumed.stdout
+        assert halted_second == []
+        assert [v["decision_id"] for _, v in actions] == [f"D{unique}-5"]
+        assert progress == 5
+        assert logged.startswith("backup restored, snapshots refreshed (progress moved from -1")
 
 
 class TestDatabaseOutage:

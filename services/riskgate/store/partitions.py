@@ -21,8 +21,9 @@ class PartitionStatus:
 
 
 async def halt(conn: asyncpg.Connection, topic: str, partition: int, reason: str,
-               actor: str = "worker") -> None:
-    """Mark the partition halted (a no-op when it is already halted for the same reason)."""
+               actor: str = "worker", behind: int | None = None) -> None:
+    """Mark the partition halted (a no-op when it is already halted for the same reason).
+    ``behind`` is the committed offset a state-lost halt found ahead of the stored progress."""
     async with conn.transaction():
         previous = await conn.fetchval(
             "SELECT halted FROM partition_progress WHERE topic=$1 AND partition=$2 FOR UPDATE",
@@ -30,27 +31,52 @@ async def halt(conn: asyncpg.Connection, topic: str, partition: int, reason: str
         if previous == reason:
             return
         await conn.execute(
-            "INSERT INTO partition_progress (topic, partition, halted, halted_at) "
-            "VALUES ($1, $2, $3, now()) ON CONFLICT (topic, partition) "
-            "DO UPDATE SET halted=$3, halted_at=now(), updated_at=now()",
-            topic, partition, reason)
+            "INSERT INTO partition_progress (topic, partition, halted, halted_at, halted_behind) "
+            "VALUES ($1, $2, $3, now(), $4) ON CONFLICT (topic, partition) "
+            "DO UPDATE SET halted=$3, halted_at=now(), halted_behind=$4, updated_at=now()",
+            topic, partition, reason, behind)
         await _log(conn, topic, partition, "HALTED", reason, actor)
 
 
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """A lifted halt, and the stored progress a state-lost halt's resume moved past its gap."""
+    halted: str
+    progress_was: int
+    progress: int
+
+    @property
+    def gap(self) -> tuple[int, int] | None:
+        """The offsets accepted as lost (first, last), if the resume moved the progress."""
+        return (self.progress_was + 1, self.progress) if self.progress > self.progress_was else None
+
+
 async def resume(conn: asyncpg.Connection, topic: str, partition: int, reason: str,
-                 actor: str) -> str | None:
-    """Lift a halt; return the halt's reason, or None when the partition was not halted."""
+                 actor: str) -> Resumed | None:
+    """Lift a halt; None when the partition was not halted.
+
+    After a state-lost halt the gap below the committed offset it found is accepted: the stored
+    progress moves to just below that offset. Those offsets were decided and published before
+    the state was lost, and the partition goes on from the committed offset, so nothing reads
+    them again; without the move, the next owner after a rebalance would halt it again."""
     async with conn.transaction():
-        halted = await conn.fetchval(
-            "SELECT halted FROM partition_progress WHERE topic=$1 AND partition=$2 FOR UPDATE",
-            topic, partition)
-        if halted is None:
+        row = await conn.fetchrow(
+            "SELECT halted, last_offset, halted_behind FROM partition_progress "
+            "WHERE topic=$1 AND partition=$2 FOR UPDATE", topic, partition)
+        if row is None or row["halted"] is None:
             return None
+        was, behind = row["last_offset"], row["halted_behind"]
+        progress = was if behind is None else max(was, behind - 1)
         await conn.execute(
-            "UPDATE partition_progress SET halted=NULL, halted_at=NULL, updated_at=now() "
-            "WHERE topic=$1 AND partition=$2", topic, partition)
+            "UPDATE partition_progress SET halted=NULL, halted_at=NULL, halted_behind=NULL, "
+            "last_offset=$3, updated_at=now() WHERE topic=$1 AND partition=$2",
+            topic, partition, progress)
+        resumed = Resumed(row["halted"], was, progress)
+        if resumed.gap is not None:
+            reason += f" (progress moved from {was} to {progress}: offsets {was + 1}-{progress} " \
+                      "accepted as lost)"
         await _log(conn, topic, partition, "RESUMED", reason, actor)
-        return halted
+        return resumed
 
 
 async def status(conn: asyncpg.Connection, topic: str, partition: int) -> PartitionStatus | None:

@@ -55,7 +55,7 @@ class BatchCommitter:
                 if committed is not None and progress < committed - 1:
                     reason = (f"stored progress {progress} is behind the committed offset {committed}: "
                               "PostgreSQL state was lost or restored from an older backup")
-                    await partitions.halt(conn, topic, partition, reason)
+                    await partitions.halt(conn, topic, partition, reason, behind=committed)
                     raise PartitionHalted(reason)
         except DB_FAULTS as exc:
             raise RetryableStateError(str(exc)) from exc
