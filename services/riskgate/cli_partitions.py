@@ -69,6 +69,4 @@ def partitions_resume(
         raise typer.Exit(1)
     typer.echo(f"{name}[{partition}] resumed (it was halted: {was.halted})")
     if was.gap is not None:
-        first, last = was.gap
-        typer.echo(f"{name}[{partition}] stored progress moved from {was.progress_was} to "
-                   f"{was.progress}: offsets {first}-{last} accepted as lost")
+        typer.echo(f"{name}[{partition}] stored {was.moved()}")

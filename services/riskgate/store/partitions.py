@@ -50,6 +50,13 @@ class Resumed:
         """The offsets accepted as lost (first, last), if the resume moved the progress."""
         return (self.progress_was + 1, self.progress) if self.progress > self.progress_was else None
 
+    def moved(self) -> str | None:
+        """What the resume did to the stored progress, in words (None if nothing)."""
+        if self.gap is None:
+            return None
+        return (f"progress moved from {self.progress_was} to {self.progress}: offsets "
+                f"{self.gap[0]}-{self.gap[1]} accepted as lost")
+
 
 async def resume(conn: asyncpg.Connection, topic: str, partition: int, reason: str,
                  actor: str) -> Resumed | None:
@@ -73,8 +80,7 @@ async def resume(conn: asyncpg.Connection, topic: str, partition: int, reason: s
             topic, partition, progress)
         resumed = Resumed(row["halted"], was, progress)
         if resumed.gap is not None:
-            reason += f" (progress moved from {was} to {progress}: offsets {was + 1}-{progress} " \
-                      "accepted as lost)"
+            reason += f" ({resumed.moved()})"
         await _log(conn, topic, partition, "RESUMED", reason, actor)
         return resumed
 
